@@ -1,0 +1,30 @@
+"""runwell: build an LLM feature right and run it well."""
+
+from runwell.errors import (
+    AuthError,
+    ConfigError,
+    NotFoundError,
+    ProviderError,
+    ProviderTimeout,
+    RequestError,
+    RunwellError,
+    SpecError,
+    SpecProblem,
+    StoreError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "NotFoundError",
+    "ProviderError",
+    "ProviderTimeout",
+    "RequestError",
+    "RunwellError",
+    "SpecError",
+    "SpecProblem",
+    "StoreError",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""runwell.cli"""

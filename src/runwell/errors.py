@@ -1,0 +1,130 @@
+"""Every error runwell raises on purpose, in one place.
+
+::
+
+    RunwellError                 base; ``str(err)`` is a message a user can act on
+    ├── SpecError                a feature spec is invalid (carries one ``SpecProblem`` per issue)
+    ├── ConfigError              a setting, flag or file given to a command is wrong
+    ├── StoreError               the record store cannot be opened, migrated or written
+    ├── RequestError             a client request is malformed (gateway answers 4xx)
+    │   ├── AuthError            missing or bad API key / admin token (401)
+    │   └── NotFoundError        unknown feature, variant, route or record (404)
+    └── ProviderError            an upstream model call failed (gateway answers 502/504)
+        └── ProviderTimeout      the upstream did not answer in time (504)
+
+Each error says what was wrong, where, and what to do about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "NotFoundError",
+    "ProviderError",
+    "ProviderTimeout",
+    "RequestError",
+    "RunwellError",
+    "SpecError",
+    "SpecProblem",
+    "StoreError",
+]
+
+
+class RunwellError(Exception):
+    """Base class of every error runwell raises deliberately."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpecProblem:
+    """One problem in a spec file, printed as ``FILE:LINE: FIELD: message``."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+class SpecError(RunwellError):
+    """A feature spec failed to load or validate; ``problems`` lists every issue found."""
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ConfigError(RunwellError):
+    """A command-line flag, environment variable or setting is wrong."""
+
+
+class StoreError(RunwellError):
+    """The record store could not be opened, migrated, read or written."""
+
+
+class RequestError(RunwellError):
+    """A client request is malformed; maps to an OpenAI-style 4xx error body.
+
+    ``param`` names the offending field (dotted path) when there is one.
+    """
+
+    status = 400
+    type = "invalid_request_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+class AuthError(RequestError):
+    """A missing or unknown API key or admin token."""
+
+    status = 401
+    type = "authentication_error"
+
+
+class NotFoundError(RequestError):
+    """Unknown feature, variant, route or record."""
+
+    status = 404
+    type = "not_found_error"
+
+
+class ProviderError(RunwellError):
+    """An upstream model call failed.
+
+    ``provider`` is the provider's name in the spec; ``error_class`` is a short stable
+    label recorded on the request record and used as ``error.type`` on spans
+    (e.g. ``upstream_http_500``, ``connect_error``, ``malformed_response``, ``stream_cut``).
+    """
+
+    status = 502
+
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        *,
+        error_class: str = "upstream_error",
+        upstream_status: int | None = None,
+    ) -> None:
+        super().__init__(f"provider {provider!r}: {message}")
+        self.provider = provider
+        self.message = message
+        self.error_class = error_class
+        self.upstream_status = upstream_status
+
+
+class ProviderTimeout(ProviderError):
+    """The upstream did not answer within the configured timeout."""
+
+    status = 504
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(provider, message, error_class="timeout")

@@ -1,0 +1,54 @@
+"""The request record: one per request the gateway answered, whatever the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+__all__ = ["RECORD_FIELDS", "RequestRecord"]
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """Everything runwell keeps about one request.
+
+    Times are Unix epoch seconds (``started_at``) and milliseconds (durations). ``cost_usd`` is
+    ``None`` when the model has no price (``priced`` is then ``False``): unpriced is never $0.
+    ``prompt``/``completion`` are ``None`` when content capture is off for the feature.
+    ``status`` is ``"ok"`` or ``"error"``; ``http_status`` is what the client received.
+    """
+
+    request_id: str
+    trace_id: str
+    started_at: float
+    feature: str | None
+    variant: str | None
+    provider: str | None
+    model: str | None
+    spec_version: str | None
+    prompt_version: str | None
+    user_id: str | None
+    api_key_id: str | None
+    status: str
+    http_status: int
+    error_class: str | None = None
+    error_message: str | None = None
+    stream: bool = False
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_tokens: int | None = None
+    cost_usd: float | None = None
+    priced: bool = False
+    finish_reason: str | None = None
+    response_model: str | None = None
+    prompt: list[dict[str, Any]] | None = None
+    completion: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict of every field (for JSON output)."""
+        return asdict(self)
+
+
+RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RequestRecord))
