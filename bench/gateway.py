@@ -1,0 +1,222 @@
+"""Gateway overhead benchmark: direct-to-mock vs through runwell vs through the LiteLLM proxy.
+
+All three talk to the same OpenAI-compatible mock upstream on loopback, measured in one run:
+added latency p50/p99 at concurrency 1 and 32, throughput at concurrency 32, the gateway's own
+CPU time per request (from /proc), and added time to first token for streams.
+
+    python bench/gateway.py [--requests N] [--no-litellm]
+
+LiteLLM runs from its own virtualenv (bench/.venv-litellm, created on first use) so its pinned
+dependencies never mix with runwell's. Results: a table on stdout and bench/results/gateway.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _loadgen import LoadResult, build_request, run_load  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+LITELLM_VENV = ROOT / "bench" / ".venv-litellm"
+TICK = os.sysconf("SC_CLK_TCK")
+BODY = json.dumps({"model": "MODEL", "messages": [
+    {"role": "user", "content": "Summarise: the printer on floor 3 is jammed again."}],
+    "max_tokens": 32}).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60.0, headers: dict[str, str] | None = None) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            req = urllib.request.Request(url, headers=headers or {})
+            with urllib.request.urlopen(req, timeout=2) as r:
+                if r.status < 500:
+                    return
+        except Exception:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up within {timeout}s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its threads, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def ensure_litellm() -> Path | None:
+    exe = LITELLM_VENV / "bin" / "litellm"
+    if exe.exists():
+        return exe
+    print("installing litellm[proxy] into bench/.venv-litellm (first run only)...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
+    subprocess.run([str(LITELLM_VENV / "bin" / "pip"), "install", "-q", "litellm[proxy]"], check=True)
+    return exe if exe.exists() else None
+
+
+def body_for(model: str, stream: bool = False) -> bytes:
+    data = json.loads(BODY.replace(b"MODEL", model.encode()))
+    if stream:
+        data["stream"] = True
+    return json.dumps(data).encode()
+
+
+async def measure(port: int, path: str, model: str, headers: dict[str, str], n: int,
+                  pid: int | None) -> dict[str, LoadResult | float]:
+    out: dict[str, LoadResult | float] = {}
+    req = build_request("127.0.0.1", port, path, body_for(model), headers)
+    await run_load("127.0.0.1", port, req, concurrency=4, requests=200)  # warm-up
+    out["c1"] = await run_load("127.0.0.1", port, req, concurrency=1, requests=n)
+    cpu0 = cpu_seconds(pid) if pid else 0.0
+    out["c32"] = await run_load("127.0.0.1", port, req, concurrency=32, requests=n * 4)
+    if pid:
+        done = len(out["c32"].latencies_ms) + out["c32"].errors  # type: ignore[union-attr]
+        out["cpu_ms"] = (cpu_seconds(pid) - cpu0) * 1000 / max(done, 1)
+    sreq = build_request("127.0.0.1", port, path, body_for(model, stream=True), headers)
+    out["stream"] = await run_load("127.0.0.1", port, sreq, concurrency=1, requests=max(50, n // 4))
+    return out
+
+
+def start(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def write_feature(work: Path, mock_port: int) -> None:
+    (work / "prompts").mkdir()
+    (work / "prompts" / "bench.md").write_text("You summarise support tickets in one sentence.\n")
+    (work / "runwell.yaml").write_text(f"""spec_version: 1
+feature:
+  name: bench
+  purpose: Gateway overhead benchmark
+  owners: [{{name: Bench, email: bench@example.com}}]
+providers:
+  mock: {{kind: openai, base_url: "http://127.0.0.1:{mock_port}/v1", api_key_env: BENCH_MOCK_KEY}}
+variants:
+  main:
+    provider: mock
+    model: gpt-4o-mini
+    prompt: {{file: prompts/bench.md, version: "1"}}
+default_variant: main
+""")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=2000, help="requests per concurrency-1 run")
+    ap.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM comparison")
+    args = ap.parse_args()
+    procs: list[subprocess.Popen[bytes]] = []
+    work = Path(tempfile.mkdtemp(prefix="runwell-bench-"))
+    try:
+        mock_port, gw_port, ll_port = free_port(), free_port(), free_port()
+        procs.append(start([PY, "-m", "runwell.testing.mock_upstream", "--port", str(mock_port)]))
+        wait_http(f"http://127.0.0.1:{mock_port}/v1/models")
+        write_feature(work, mock_port)
+        runwell = str(Path(PY).parent / "runwell")
+        out = subprocess.run([runwell, "keys", "create", "bench", "--dir", str(work)],
+                             capture_output=True, text=True, check=True).stdout
+        key = re.search(r"rw-[A-Za-z0-9_\-]+", out)
+        assert key, f"no key in: {out}"
+        gw = start([runwell, "serve", "--spec", str(work / "runwell.yaml"), "--port", str(gw_port),
+                    "--log-level", "warning"], env={"BENCH_MOCK_KEY": "mock"}, cwd=work)
+        procs.append(gw)
+        wait_http(f"http://127.0.0.1:{gw_port}/healthz")
+        targets: list[tuple[str, int, str, dict[str, str], int | None]] = [
+            ("direct (mock)", mock_port, "gpt-4o-mini", {}, None),
+            ("runwell", gw_port, "bench", {"Authorization": f"Bearer {key.group(0)}"}, gw.pid),
+        ]
+        if not args.no_litellm and (exe := ensure_litellm()):
+            cfg = work / "litellm.yaml"
+            cfg.write_text(f"""model_list:
+  - model_name: gpt-4o-mini
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: http://127.0.0.1:{mock_port}/v1
+      api_key: os.environ/BENCH_MOCK_KEY
+""")
+            ll = start([str(exe), "--config", str(cfg), "--port", str(ll_port), "--num_workers", "1"],
+                       env={"BENCH_MOCK_KEY": "mock", "LITELLM_LOG": "ERROR"}, cwd=work)
+            procs.append(ll)
+            wait_http(f"http://127.0.0.1:{ll_port}/health/liveliness", timeout=180)
+            targets.append(("litellm proxy", ll_port, "gpt-4o-mini", {}, ll.pid))
+        results = {}
+        for name, port, model, headers, pid in targets:
+            n = args.requests if name != "litellm proxy" else max(200, args.requests // 10)
+            print(f"measuring {name} ...", flush=True)
+            results[name] = asyncio.run(measure(port, "/v1/chat/completions", model, headers, n, pid))
+        report(results)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(results: dict[str, dict[str, LoadResult | float]]) -> None:
+    base = results["direct (mock)"]
+    b1, b32, bs = base["c1"], base["c32"], base["stream"]
+    rows = []
+    for name, r in results.items():
+        c1, c32, st = r["c1"], r["c32"], r["stream"]
+        assert isinstance(c1, LoadResult) and isinstance(c32, LoadResult) and isinstance(st, LoadResult)
+        assert isinstance(b1, LoadResult) and isinstance(b32, LoadResult) and isinstance(bs, LoadResult)
+        rows.append({
+            "target": name,
+            "c1_p50_ms": c1.pct(50), "c1_p99_ms": c1.pct(99),
+            "added_c1_p50_ms": c1.pct(50) - b1.pct(50), "added_c1_p99_ms": c1.pct(99) - b1.pct(99),
+            "c32_p50_ms": c32.pct(50), "c32_p99_ms": c32.pct(99),
+            "added_c32_p50_ms": c32.pct(50) - b32.pct(50), "added_c32_p99_ms": c32.pct(99) - b32.pct(99),
+            "rps_c32": c32.throughput,
+            "cpu_ms_per_req": r.get("cpu_ms"),
+            "stream_ttft_p50_ms": st.pct(50, "ttft_ms"),
+            "added_ttft_p50_ms": st.pct(50, "ttft_ms") - bs.pct(50, "ttft_ms"),
+            "errors": c1.errors + c32.errors + st.errors,
+        })
+    by = {r["target"]: r for r in rows}
+    ratios = {}
+    if "litellm proxy" in by and "runwell" in by:
+        ratios["throughput_runwell_over_litellm"] = by["runwell"]["rps_c32"] / by["litellm proxy"]["rps_c32"]
+    if "runwell" in by:
+        ratios["throughput_runwell_over_direct"] = by["runwell"]["rps_c32"] / by["direct (mock)"]["rps_c32"]
+    cols = ["target", "added_c1_p50_ms", "added_c1_p99_ms", "added_c32_p50_ms", "added_c32_p99_ms",
+            "rps_c32", "cpu_ms_per_req", "added_ttft_p50_ms", "errors"]
+    print()
+    print(" | ".join(f"{c:>18}" for c in cols))
+    for r in rows:
+        print(" | ".join(f"{r[c]:>18.3f}" if isinstance(r[c], float) else f"{str(r[c]):>18}" for c in cols))
+    for k, v in ratios.items():
+        print(f"{k}: {v:.1f}x")
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gateway.json").write_text(json.dumps({"rows": rows, "ratios": ratios,
+                                                   "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                                                  indent=2))
+    print(f"wrote {out / 'gateway.json'}")
+
+
+if __name__ == "__main__":
+    main()

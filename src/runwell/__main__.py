@@ -1,0 +1,5 @@
+"""Allow ``python -m runwell``."""
+
+from runwell.cli.main import main
+
+main()

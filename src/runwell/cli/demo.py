@@ -1,0 +1,152 @@
+"""``runwell demo``: a real feature, served by the gateway on the real local model, end to end.
+
+Scaffolds ``./runwell-demo`` (kept afterwards so you can explore it), creates an API key, starts
+``runwell serve`` as a child process on SQLite, sends a few requests over real HTTP (a whole
+answer, a stream, a named variant, and a malformed request), prints each one next to the record
+the gateway stored for it, and stops the gateway with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["register"]
+
+FEATURE = "ticket-summary"
+QUESTIONS = (
+    ("whole", FEATURE, "Summarise this ticket: my printer on floor 3 jams every morning."),
+    ("stream", FEATURE, "What is the capital of France?"),
+    ("whole", f"{FEATURE}@challenger", "Summarise this ticket: I cannot reset my password."),
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _post(url: str, key: str, body: dict[str, Any], *, stream: bool = False) -> tuple[int, str, str]:
+    """POST a chat request; return (status, request id, answer text or error message)."""
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            rid = response.headers.get("x-request-id", "")
+            if not stream:
+                data = json.loads(response.read())
+                return response.status, rid, data["choices"][0]["message"]["content"] or ""
+            parts: list[str] = []
+            for raw in response:
+                line = raw.decode().strip()
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    event = json.loads(line[6:])
+                    for choice in event.get("choices", []):
+                        parts.append(choice.get("delta", {}).get("content") or "")
+            return response.status, rid, "".join(parts)
+    except urllib.error.HTTPError as err:
+        payload = json.loads(err.read() or b"{}")
+        error = payload.get("error", {})
+        return err.code, error.get("request_id", ""), error.get("message", "")
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the gateway exited with code {proc.returncode}; see the log above")
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=5) as response:
+                return dict(json.loads(response.read()))
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.3)
+    raise RuntimeError(f"the gateway was not ready within {timeout:g}s")
+
+
+def _record_row(table: Table, record: Any) -> None:
+    cost = "unpriced" if record.cost_usd is None else f"${record.cost_usd:.6f}"
+    ttft = "-" if record.ttft_ms is None else f"{record.ttft_ms:.0f} ms"
+    tokens = f"{record.input_tokens}/{record.output_tokens}"
+    table.add_row(record.request_id[:12], f"{record.feature}@{record.variant}",
+                  f"{record.http_status} {record.status}", f"{record.latency_ms:.0f} ms", ttft,
+                  tokens, cost, record.spec_version or "-", record.prompt_version or "-",
+                  record.error_class or "")
+
+
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to create the demo feature.")] =
+    Path("runwell-demo"),
+) -> None:
+    """Serve an example feature on the real local model and show what runwell records."""
+    from runwell.spec.scaffold import scaffold
+    from runwell.store import open_store
+
+    console = Console()
+    directory = directory.resolve()
+    if not (directory / "runwell.yaml").exists():
+        scaffold(FEATURE, directory, provider="local")
+        console.print(f"[bold]1.[/] Scaffolded feature [cyan]{FEATURE}[/] in {directory}")
+    else:
+        console.print(f"[bold]1.[/] Reusing feature [cyan]{FEATURE}[/] in {directory}")
+    store = open_store(None, base_dir=directory)
+    _, key = store.create_key(f"demo-{int(time.time())}")
+    store.close()
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runwell", "serve", "--spec", str(directory / "runwell.yaml"),
+         "--port", str(port), "--log-level", "warning"], cwd=directory)
+    request_ids: list[str] = []
+    try:
+        ready = _wait_ready(base, proc)
+        checks = ", ".join(f"{n} {c['status']}" for n, c in ready["checks"].items())
+        console.print(f"[bold]2.[/] Gateway ready on {base} ({checks})")
+        console.print("[bold]3.[/] Requests through the gateway (SmolLM2-135M-Instruct, in process):")
+        for mode, model, question in QUESTIONS:
+            body = {"model": model, "messages": [{"role": "user", "content": question}],
+                    "stream": mode == "stream", "user": "demo-user"}
+            status, rid, text = _post(f"{base}/v1/chat/completions", key, body, stream=mode == "stream")
+            request_ids.append(rid)
+            console.print(f"   [cyan]{model}[/] ({mode}) [dim]{question}[/]\n   -> {status}: {text.strip()}")
+        status, rid, text = _post(f"{base}/v1/chat/completions", key,
+                                  {"model": FEATURE, "messages": "not a list"})
+        request_ids.append(rid)
+        console.print(f"   [cyan]malformed request[/] -> {status}: {text}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    console.print("[bold]4.[/] Gateway stopped with SIGTERM; the records it flushed:")
+    store = open_store(None, base_dir=directory)
+    try:
+        table = Table("id", "feature@variant", "status", "latency", "ttft", "tokens in/out", "cost",
+                      "spec version", "prompt version", "error")
+        for rid in request_ids:
+            record = store.get_record(rid) if rid else None
+            if record is not None:
+                _record_row(table, record)
+        console.print(table)
+    finally:
+        store.close()
+    console.print(f"Explore: cd {os.path.relpath(directory)} && runwell requests list "
+                  "(or runwell requests show ID)")
+
+
+def register(root: typer.Typer) -> None:
+    """Mount ``runwell demo``."""
+    root.command("demo")(demo)

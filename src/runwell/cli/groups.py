@@ -1,0 +1,28 @@
+"""The list of command-group modules mounted on the ``runwell`` command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+__all__ = ["REGISTRARS"]
+
+
+def _lazy(module: str) -> Callable[[typer.Typer], None]:
+    def register(root: typer.Typer) -> None:
+        import importlib
+
+        importlib.import_module(module).register(root)
+
+    return register
+
+
+REGISTRARS: tuple[Callable[[typer.Typer], None], ...] = (
+    _lazy("runwell.cli.init"),
+    _lazy("runwell.cli.spec"),
+    _lazy("runwell.cli.serve"),
+    _lazy("runwell.cli.demo"),
+    _lazy("runwell.cli.keys"),
+    _lazy("runwell.cli.requests"),
+)

@@ -1,0 +1,59 @@
+"""``runwell serve``: run the OpenAI-compatible gateway for one or more feature specs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runwell.cli._store_opt import DbOption, fail
+from runwell.errors import ConfigError, SpecError, StoreError
+
+__all__ = ["register"]
+
+
+def serve(
+    spec: Annotated[list[Path] | None, typer.Option(
+        "--spec", "-s", help="A runwell.yaml to serve; repeat for several features. "
+        "[default: ./runwell.yaml]", show_default=False)] = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.", min=0, max=65535)] = 8080,
+    db: DbOption = None,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest accepted request body.", min=1024)] = 1 << 20,
+    graceful_s: Annotated[float, typer.Option(
+        "--graceful-seconds", help="How long SIGTERM waits for in-flight requests.", min=0)] = 30.0,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve POST /v1/chat/completions, /v1/models, /healthz, /readyz and /metrics."""
+    from runwell.gateway.app import GatewayApp
+    from runwell.gateway.build import GatewaySettings, build_gateway
+    from runwell.gateway.server import serve as run_server
+
+    level = log_level.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        fail(f"--log-level must be debug, info, warning or error, got {log_level!r}", code=2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    paths = spec or [Path("runwell.yaml")]
+    try:
+        gateway = build_gateway(GatewaySettings(spec_paths=paths, db_url=db,
+                                                max_body_bytes=max_body_bytes))
+    except SpecError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem))
+        raise typer.Exit(2) from None
+    except (ConfigError, StoreError) as exc:
+        fail(str(exc), code=2)
+    names = ", ".join(sorted(gateway.catalog.features))
+    logging.getLogger("runwell.gateway").info("serving features: %s", names)
+    if not gateway.admin.enabled:
+        logging.getLogger("runwell.gateway").info(
+            "admin endpoints disabled (set RUNWELL_ADMIN_TOKEN to enable them)")
+    run_server(GatewayApp(gateway), host=host, port=port, graceful_s=graceful_s,
+               log_level=log_level.lower())
+
+
+def register(root: typer.Typer) -> None:
+    """Mount ``runwell serve``."""
+    root.command("serve")(serve)

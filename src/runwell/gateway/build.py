@@ -1,0 +1,112 @@
+"""Assemble a :class:`Gateway` from spec files and settings: the one place start-up wiring lives."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runwell.errors import ConfigError
+from runwell.gateway.app import Gateway
+from runwell.gateway.auth import AdminToken
+from runwell.gateway.runtime import Catalog, FeatureRuntime, VariantRuntime
+from runwell.providers.base import Provider
+from runwell.providers.registry import build_provider
+from runwell.spec.loader import LoadedSpec, load_spec
+from runwell.store.url import open_store
+from runwell.telemetry.metrics import Metrics
+from runwell.telemetry.otel import OtelSink
+from runwell.telemetry.prices import Price, PriceTable
+from runwell.telemetry.recorder import MetricsSink, Recorder, Sink, StoreSink
+
+__all__ = ["GatewaySettings", "build_catalog", "build_gateway"]
+
+_log = logging.getLogger("runwell.gateway")
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Start-up settings, read once (from flags and the environment) by the CLI."""
+
+    spec_paths: Sequence[Path]
+    db_url: str | None = None
+    base_dir: Path | None = None
+    admin_token_env: str = "RUNWELL_ADMIN_TOKEN"
+    max_body_bytes: int = 1 << 20
+    key_refresh_s: float = 2.0
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+def _feature(loaded: LoadedSpec, providers: Mapping[str, Provider]) -> FeatureRuntime:
+    spec = loaded.spec
+    overrides = {model: Price(input=p.input_per_mtok, output=p.output_per_mtok,
+                              cached_input=p.cached_input_per_mtok)
+                 for model, p in spec.prices.items()}
+    variants = {
+        name: VariantRuntime(
+            name=name,
+            provider=providers[variant.provider],
+            model=variant.model,
+            params=variant.params.to_request(),
+            render=loaded.prompts[name].render,
+            prompt_version=loaded.prompt_versions[name],
+        )
+        for name, variant in spec.variants.items()
+    }
+    return FeatureRuntime(
+        name=loaded.name,
+        variants=variants,
+        default_variant=loaded.default_variant,
+        spec_version=loaded.version,
+        capture_content=spec.capture.content,
+        prices=PriceTable(overrides),
+        request_timeout_s=spec.timeouts.request_s,
+    )
+
+
+def build_catalog(specs: Sequence[LoadedSpec]) -> tuple[Catalog, list[Provider]]:
+    """Features by name plus every provider instance they use (one per spec provider entry)."""
+    features: dict[str, FeatureRuntime] = {}
+    providers: list[Provider] = []
+    for loaded in specs:
+        if loaded.name in features:
+            raise ConfigError(f"two specs define feature {loaded.name!r} ({loaded.path}); "
+                              "feature names must be unique per gateway")
+        used = {v.provider for v in loaded.spec.variants.values()}
+        instances = {name: build_provider(name, cfg, timeouts=loaded.spec.timeouts)
+                     for name, cfg in loaded.spec.providers.items() if name in used}
+        providers.extend(instances.values())
+        features[loaded.name] = _feature(loaded, instances)
+    return Catalog(features), providers
+
+
+def build_gateway(settings: GatewaySettings) -> Gateway:
+    """Load the specs, open the store and telemetry, and return a ready-to-serve gateway."""
+    if not settings.spec_paths:
+        raise ConfigError("no spec given: pass --spec PATH (a runwell.yaml), or run in its directory")
+    specs = [load_spec(p) for p in settings.spec_paths]
+    base_dir = settings.base_dir or specs[0].base_dir
+    catalog, providers = build_catalog(specs)
+    store = open_store(settings.db_url, base_dir=base_dir)
+    metrics = Metrics()
+    sinks: list[Sink] = [StoreSink(store), MetricsSink(metrics)]
+    capture = {name: f.capture_content for name, f in catalog.features.items()}
+    otel = OtelSink.from_env(capture_content=lambda feature: capture.get(feature, False),
+                             environ=settings.environ)
+    if otel is not None:
+        sinks.append(otel)
+        _log.info("exporting OpenTelemetry spans over OTLP")
+    recorder = Recorder(sinks, metrics=metrics)
+    token = settings.environ.get(settings.admin_token_env) or None
+    return Gateway(
+        catalog=catalog,
+        store=store,
+        recorder=recorder,
+        metrics=metrics,
+        admin=AdminToken(token, settings.admin_token_env),
+        providers=providers,
+        max_body_bytes=settings.max_body_bytes,
+        key_refresh_s=settings.key_refresh_s,
+    )

@@ -1,0 +1,38 @@
+"""Run a :class:`GatewayApp` under uvicorn (uvloop + httptools) with graceful shutdown.
+
+On SIGTERM or SIGINT uvicorn stops accepting connections, lets in-flight requests (streams
+included) finish for up to ``graceful_s`` seconds, then runs the lifespan shutdown, where the
+app flushes every request record to the store before the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import uvicorn
+
+from runwell.gateway.app import GatewayApp
+
+__all__ = ["serve"]
+
+
+def serve(app: GatewayApp, *, host: str, port: int, graceful_s: float = 30.0,
+          log_level: str = "info", sock: socket.socket | None = None) -> None:
+    """Serve until SIGTERM/SIGINT; returns after every record has been flushed."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=log_level,
+        timeout_graceful_shutdown=graceful_s,
+        server_header=False,
+        date_header=False,
+    )
+    server = uvicorn.Server(config)
+    logging.getLogger("runwell.gateway").info("runwell gateway on http://%s:%d", host, port)
+    server.run(sockets=[sock] if sock is not None else None)
