@@ -1,0 +1,210 @@
+"""``kind: sim``: a scripted model for tests and drills, with latency and faults on demand.
+
+Answers by ``mode``:
+
+- ``text``: ``config.text``.
+- ``script``: the entries of ``config.script`` in turn, starting over after the last.
+- ``echo``: the JSON document ``{"model": ..., "messages": [...], "params": {...}, "user": ...}``
+  holding exactly what the provider received (compact ``orjson`` encoding, keys in that order),
+  so a test can ``orjson.loads(result.content)`` and check the prompt template, the parameters
+  and the variant's model that reached the provider.
+
+Each call, in this order: during an outage window every call fails at once with
+``upstream_http_<status>``; else one random draw picks at most one fault, the rates taking
+consecutive bands of ``[0, 1)`` (error, timeout, malformed, empty, then for streams cut stream);
+then a latency is drawn (time to the answer, or to the first chunk of a stream). Latency or a
+fault that outlasts the caller's ``timeout`` waits exactly ``timeout`` and raises
+``ProviderTimeout``, like a real upstream that does not answer.
+
+Randomness comes from ``random.Random(config.seed)`` owned by the instance, so a seeded provider
+gives the same sequence of faults and latencies for the same sequence of calls.
+
+Usage counts whitespace-separated words: all message contents for input, the answer for output.
+Streams send the answer in word pieces (each with its leading whitespace, so joining the pieces
+gives the answer back), paced at ``tokens_per_second`` when set, then a last chunk with the
+finish reason and the usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+
+import orjson
+
+from runwell.errors import ConfigError, ProviderError, ProviderTimeout
+from runwell.providers.base import ChatChunk, ChatRequest, ChatResult, Usage
+from runwell.spec.providers import SimProviderConfig
+
+__all__ = ["SimProvider"]
+
+_PIECES = re.compile(r"\s*\S+|\s+")
+_Z99 = 2.3263478740408408  # standard normal quantile at 0.99: p99 = median * exp(_Z99 * sigma)
+
+
+class SimProvider:
+    """A provider that answers from its configuration instead of a model."""
+
+    kind = "sim"
+
+    def __init__(
+        self,
+        name: str,
+        config: SimProviderConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if config.mode == "script" and not config.script:
+            raise ConfigError(f"sim provider {name!r}: mode 'script' needs a non-empty script list")
+        self.name = name
+        self._config = config
+        self._clock = clock
+        self._started = clock()
+        self._random = random.Random(config.seed)
+        self._turn = 0
+        latency = config.latency_ms
+        # lognormal fitted to the median (p50) and the 99th percentile
+        self._mu = math.log(latency.p50 / 1000) if latency.p50 > 0 else None
+        spread = latency.p99 / latency.p50 if latency.p99 and latency.p50 else 1.0
+        self._sigma = math.log(spread) / _Z99 if spread > 1 else 0.0
+
+    async def complete(self, request: ChatRequest, *, timeout: float) -> ChatResult:
+        """Answer after the drawn latency, or fail as the draw decides."""
+        fault = self._begin(streaming=False)
+        await self._wait(self._latency(fault), timeout)
+        self._raise_fault(fault)
+        content = "" if fault == "empty" else self._answer(request)
+        return ChatResult(
+            content=content,
+            finish_reason="stop",
+            usage=_usage(request, content),
+            response_model=request.model,
+        )
+
+    async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[ChatChunk]:
+        """Stream the answer word by word; ``timeout`` bounds every wait between chunks."""
+        fault = self._begin(streaming=True)
+        await self._wait(self._latency(fault), timeout)
+        self._raise_fault(fault)
+        content = "" if fault == "empty" else self._answer(request)
+        pieces = _PIECES.findall(content)
+        if fault == "cut":
+            pieces = pieces[: len(pieces) // 2]
+        tps = self._config.tokens_per_second
+        gap = 1.0 / tps if tps else 0.0
+        for i, piece in enumerate(pieces):
+            if i and gap:
+                await self._wait(gap, timeout)
+            yield ChatChunk(content=piece, response_model=request.model)
+        if fault == "cut":
+            raise ProviderError(
+                self.name,
+                "simulated stream cut before the answer finished",
+                error_class="stream_cut",
+            )
+        yield ChatChunk(
+            finish_reason="stop", usage=_usage(request, content), response_model=request.model
+        )
+
+    async def probe(self) -> None:
+        """Fails only inside an outage window."""
+        self._check_outage()
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    def _begin(self, *, streaming: bool) -> str | None:
+        """Check outages, then draw this call's fault (None: answer normally)."""
+        self._check_outage()
+        c = self._config
+        draw = self._random.random()
+        bands = (
+            ("error", c.error_rate),
+            ("timeout", c.timeout_rate),
+            ("malformed", c.malformed_rate),
+            ("empty", c.empty_rate),
+            ("cut", c.cut_stream_rate if streaming else 0.0),
+        )
+        edge = 0.0
+        for fault, rate in bands:
+            edge += rate
+            if draw < edge:
+                return fault
+        return None
+
+    def _check_outage(self) -> None:
+        elapsed = self._clock() - self._started
+        for window in self._config.outages:
+            if window.start_s <= elapsed < window.end_s:
+                raise ProviderError(
+                    self.name,
+                    f"simulated outage ({window.start_s:g}-{window.end_s:g} s after start): "
+                    f"HTTP {window.status}",
+                    error_class=f"upstream_http_{window.status}",
+                    upstream_status=window.status,
+                )
+
+    def _raise_fault(self, fault: str | None) -> None:
+        if fault == "error":
+            status = self._config.error_status
+            raise ProviderError(
+                self.name,
+                f"simulated upstream error: HTTP {status}",
+                error_class=f"upstream_http_{status}",
+                upstream_status=status,
+            )
+        if fault == "malformed":
+            raise ProviderError(
+                self.name, "malformed response: simulated", error_class="malformed_response"
+            )
+
+    def _latency(self, fault: str | None) -> float:
+        """One latency draw, in seconds; a timeout fault never answers."""
+        if fault == "timeout":
+            return math.inf
+        latency = self._config.latency_ms
+        if latency.dist == "uniform":
+            high = latency.max if latency.max is not None else max(latency.min, latency.p50)
+            return self._random.uniform(latency.min, high) / 1000
+        if latency.dist == "lognormal" and self._mu is not None:
+            return self._random.lognormvariate(self._mu, self._sigma)
+        return latency.p50 / 1000
+
+    async def _wait(self, seconds: float, timeout: float) -> None:
+        """Sleep ``seconds``; if that outlasts ``timeout``, sleep ``timeout`` and time out."""
+        if seconds >= timeout:
+            await asyncio.sleep(timeout)
+            raise ProviderTimeout(self.name, f"simulated upstream did not answer in {timeout:g} s")
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+    def _answer(self, request: ChatRequest) -> str:
+        c = self._config
+        if c.mode == "echo":
+            received = {
+                "model": request.model,
+                "messages": request.messages,
+                "params": request.params,
+                "user": request.user,
+            }
+            return orjson.dumps(received).decode()
+        if c.mode == "script":
+            answer = c.script[self._turn % len(c.script)]
+            self._turn += 1
+            return answer
+        return c.text
+
+
+def _usage(request: ChatRequest, content: str) -> Usage:
+    words = 0
+    for message in request.messages:
+        text = message.get("content")
+        if isinstance(text, list):
+            text = " ".join(str(part.get("text", "")) for part in text if isinstance(part, dict))
+        if isinstance(text, str):
+            words += len(text.split())
+    return Usage(input_tokens=words, output_tokens=len(content.split()))
