@@ -1,0 +1,574 @@
+"""The typed shape of ``runwell.yaml``: one pydantic model per section.
+
+Every model is frozen and forbids unknown keys, and validates in strict mode: YAML already gives
+real numbers and booleans, so a quoted ``"0.2"`` or a ``yes`` where a number belongs is a mistake
+worth reporting, not something to coerce.
+
+Each model checks its own section. Rules that tie sections together (a variant's provider, the
+default variant, the fallback chain, the rollout candidate) live in :func:`reference_problems`,
+which works on plain data so that the loader can report them even when other fields are broken.
+Paths to files (prompts, runbooks, datasets) are checked by the loader, which knows the spec's
+directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from itertools import pairwise
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from runwell.spec.providers import ProviderConfig
+
+__all__ = [
+    "FEATURE_NAME_PATTERN",
+    "PROVIDER_NAME_PATTERN",
+    "REFERENCE_ERROR_TYPE",
+    "VARIANT_NAME_PATTERN",
+    "Alert",
+    "Budgets",
+    "Capture",
+    "Degradation",
+    "EscalationStep",
+    "EvalGate",
+    "EvalSuite",
+    "Evals",
+    "FailureMode",
+    "Fallbacks",
+    "FeatureInfo",
+    "FeatureSpec",
+    "GenerationParams",
+    "Guardrails",
+    "Loc",
+    "ModelPrice",
+    "OnCall",
+    "OnCallMember",
+    "Owner",
+    "PromptRef",
+    "Rollout",
+    "Scorer",
+    "Timeouts",
+    "UserIdPolicy",
+    "Variant",
+    "reference_problems",
+]
+
+FEATURE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+PROVIDER_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+VARIANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+
+REFERENCE_ERROR_TYPE = "spec_reference"
+"""pydantic error type raised by :class:`FeatureSpec` when cross-references are broken."""
+
+Loc = tuple[str | int, ...]
+"""A path into the spec's data, e.g. ``("variants", "champion", "provider")``."""
+
+NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+FeatureName = Annotated[str, Field(pattern=FEATURE_NAME_PATTERN)]
+ProviderName = Annotated[str, Field(pattern=PROVIDER_NAME_PATTERN)]
+VariantName = Annotated[str, Field(pattern=VARIANT_NAME_PATTERN)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+RelativePath = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1),
+    Field(description="path relative to the directory of runwell.yaml"),
+]
+
+_JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _number_as_text(value: Any) -> Any:
+    # ``version: 1`` is how people write versions in YAML; keep it as the text "1".
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        # YAML reads 1.10 as the number 1.1: the version the author wrote is already lost.
+        raise ValueError(f'YAML reads this as the number {value!r}; quote it: version: "..."')
+    return value
+
+
+def _check_stop(value: Any) -> Any:
+    # One clear error instead of pydantic's two (one per member of ``str | list[str]``).
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        if len(value) > 4:
+            raise ValueError(f"at most 4 stop sequences are allowed, got {len(value)}")
+        return value
+    raise ValueError("expected a string or a list of strings")
+
+
+# --- feature ----------------------------------------------------------------------------------
+
+
+class Owner(_Section):
+    """A person accountable for the feature."""
+
+    name: NonEmptyStr
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    role: NonEmptyStr | None = Field(default=None, description="e.g. engineer, product, data")
+
+
+class FeatureInfo(_Section):
+    """What the feature is and who owns it."""
+
+    name: FeatureName = Field(
+        description="served as the model name; lowercase letters, digits and '-', at most 63"
+    )
+    purpose: NonEmptyStr = Field(description="one sentence: what the feature does for whom")
+    owners: list[Owner] = Field(min_length=1)
+
+
+# --- variants ---------------------------------------------------------------------------------
+
+
+class PromptRef(_Section):
+    """The prompt template of a variant and the version its authors gave it."""
+
+    file: RelativePath
+    version: Annotated[NonEmptyStr, BeforeValidator(_number_as_text)]
+
+
+class GenerationParams(_Section):
+    """OpenAI-style generation parameters sent with every call of a variant.
+
+    A client's own values for these parameters win over the variant's.
+    """
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    stop: Annotated[str | list[str] | None, BeforeValidator(_check_stop)] = None
+    seed: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    response_format: dict[str, Any] | None = None
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="provider-specific parameters (e.g. top_k for vLLM), sent as they are",
+    )
+
+    def to_request(self) -> dict[str, Any]:
+        """The parameters that are set, as request-body fields (``extra_body`` merged in)."""
+        body = {k: v for k, v in self if v is not None and k != "extra_body"}
+        return {**self.extra_body, **body}
+
+
+class Variant(_Section):
+    """One way of serving the feature: a provider, a model, a prompt and its parameters."""
+
+    provider: ProviderName = Field(description="a key of providers:")
+    model: NonEmptyStr = Field(description="the upstream model id")
+    prompt: PromptRef
+    params: GenerationParams = Field(default_factory=GenerationParams)
+
+
+# --- cost, time, data -------------------------------------------------------------------------
+
+
+class ModelPrice(_Section):
+    """USD per million tokens for one model; overrides the built-in price table."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+
+
+class Timeouts(_Section):
+    """How long a provider call may take."""
+
+    request_s: float = Field(default=60.0, gt=0, le=3600)
+    connect_s: float = Field(default=10.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _connect_within_request(self) -> Timeouts:
+        if self.connect_s > self.request_s:
+            raise ValueError(
+                f"connect_s ({self.connect_s:g}) is longer than request_s ({self.request_s:g}); "
+                "lower connect_s or raise request_s"
+            )
+        return self
+
+
+class Capture(_Section):
+    """Whether prompt and completion text are stored with each request record."""
+
+    content: bool = True
+
+
+class UserIdPolicy(_Section):
+    """How end-user ids appear in records and the audit log."""
+
+    hash: bool = Field(
+        default=False, description="store a keyed hash of user ids instead of the ids"
+    )
+
+
+# --- guardrails, budgets, fallbacks -----------------------------------------------------------
+
+
+class Guardrails(_Section):
+    """Checks on what goes into and comes out of the model."""
+
+    pii_redaction: bool = False
+    injection_check: bool = False
+    output_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema every completion must satisfy (parsed as JSON)"
+    )
+    max_input_chars: int | None = Field(default=None, ge=1)
+
+    @field_validator("output_schema")
+    @classmethod
+    def _looks_like_json_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is None:
+            return None
+        declared = schema.get("type")
+        types = declared if isinstance(declared, list) else [declared]
+        if declared is not None and not all(isinstance(t, str) and t in _JSON_TYPES for t in types):
+            raise ValueError(
+                f"'type' must be one of {', '.join(sorted(_JSON_TYPES))} (or a list of them), "
+                f"got {declared!r}"
+            )
+        properties = schema.get("properties")
+        if properties is not None and not (
+            isinstance(properties, dict) and all(isinstance(v, dict) for v in properties.values())
+        ):
+            raise ValueError("'properties' must map each property name to a schema (a mapping)")
+        required = schema.get("required")
+        if required is not None and not (
+            isinstance(required, list) and all(isinstance(r, str) for r in required)
+        ):
+            raise ValueError("'required' must be a list of property names")
+        return schema
+
+
+class Budgets(_Section):
+    """Spending limits; requests beyond a limit are refused or degraded."""
+
+    daily_usd: float | None = Field(default=None, gt=0)
+    monthly_usd: float | None = Field(default=None, gt=0)
+    per_request_max_tokens: int | None = Field(default=None, ge=1)
+    alert_at_fraction: float = Field(default=0.8, gt=0, le=1)
+
+
+class Degradation(_Section):
+    """What users get when no variant can answer."""
+
+    mode: Literal["static", "queued", "maintenance"]
+    message: NonEmptyStr
+
+
+class Fallbacks(_Section):
+    """Variants to try, in order, when the chosen one fails; then graceful degradation."""
+
+    chain: list[VariantName] = Field(default_factory=list)
+    degradation: Degradation | None = None
+
+    @field_validator("chain")
+    @classmethod
+    def _no_repeats(cls, chain: list[str]) -> list[str]:
+        repeated = sorted({v for v in chain if chain.count(v) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once; keep each variant once")
+        return chain
+
+
+# --- evals, rollout ---------------------------------------------------------------------------
+
+
+class Scorer(BaseModel):
+    """One scorer of an eval suite: ``type`` picks it, any other keys are its options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    type: NonEmptyStr
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The scorer's options: every key except ``type``."""
+        return dict(self.model_extra or {})
+
+
+class EvalSuite(_Section):
+    """A dataset and the scorers run over it."""
+
+    name: NonEmptyStr
+    dataset: RelativePath = Field(description="JSONL file of cases, relative to runwell.yaml")
+    scorers: list[Scorer] = Field(min_length=1)
+
+
+class EvalGate(_Section):
+    """When a challenger may replace the champion (the CI regression gate)."""
+
+    alpha: float = Field(
+        default=0.05, gt=0, lt=1, description="significance level of the comparison"
+    )
+    floor: float | None = Field(
+        default=None, description="minimum mean score any variant must reach"
+    )
+    tolerance: float = Field(default=0.0, ge=0, description="score drop accepted before failing")
+    critical_tag: NonEmptyStr | None = Field(
+        default=None, description="cases with this tag must all pass"
+    )
+
+
+class Evals(_Section):
+    """Eval suites and the gate applied to them."""
+
+    suites: list[EvalSuite] = Field(default_factory=list)
+    gate: EvalGate = Field(default_factory=EvalGate)
+
+    @field_validator("suites")
+    @classmethod
+    def _unique_names(cls, suites: list[EvalSuite]) -> list[EvalSuite]:
+        return _unique_by_name(suites, "suite")
+
+
+class Rollout(_Section):
+    """How a candidate variant takes traffic from the default one."""
+
+    strategy: Literal["none", "shadow", "canary", "ab"] = "none"
+    candidate: VariantName | None = None
+    steps: list[Percent] = Field(default_factory=list, description="traffic percents, ascending")
+
+    @field_validator("steps")
+    @classmethod
+    def _ascending(cls, steps: list[float]) -> list[float]:
+        if any(b <= a for a, b in pairwise(steps)):
+            raise ValueError(f"must be strictly ascending, got {steps}")
+        return steps
+
+    @model_validator(mode="after")
+    def _strategy_needs(self) -> Rollout:
+        if self.strategy != "none" and self.candidate is None:
+            raise ValueError(
+                f"strategy {self.strategy!r} needs a candidate variant; add 'candidate: NAME'"
+            )
+        if self.strategy == "canary" and not self.steps:
+            raise ValueError("strategy 'canary' needs steps, e.g. 'steps: [5, 25, 50, 100]'")
+        return self
+
+
+# --- operations -------------------------------------------------------------------------------
+
+
+class Alert(_Section):
+    """A rule on a live metric that notifies someone when it holds."""
+
+    name: NonEmptyStr
+    metric: NonEmptyStr
+    op: Literal[">", "<", ">=", "<="]
+    threshold: float
+    window_s: float = Field(default=300.0, gt=0)
+    severity: Literal["page", "ticket"] = "ticket"
+
+
+class OnCallMember(_Section):
+    """Someone in the on-call rotation."""
+
+    name: NonEmptyStr
+    contact: NonEmptyStr = Field(description="email, phone, or a PagerDuty/Slack handle")
+
+
+class EscalationStep(_Section):
+    """Who is notified when an alert is still unacknowledged after some minutes."""
+
+    after_minutes: int = Field(ge=0)
+    notify: NonEmptyStr
+
+
+class OnCall(_Section):
+    """The rotation and the escalation policy."""
+
+    rotation: list[OnCallMember] = Field(default_factory=list)
+    escalation: list[EscalationStep] = Field(default_factory=list)
+
+    @field_validator("escalation")
+    @classmethod
+    def _ascending(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
+        minutes = [s.after_minutes for s in steps]
+        if minutes != sorted(minutes):
+            raise ValueError(f"after_minutes must not decrease from step to step, got {minutes}")
+        return steps
+
+
+class FailureMode(_Section):
+    """A known way the feature fails, how it is noticed and what to do."""
+
+    name: NonEmptyStr
+    detection: NonEmptyStr
+    mitigation: NonEmptyStr
+    runbook: RelativePath
+
+
+_Named = TypeVar("_Named", EvalSuite, Alert, FailureMode)
+
+
+def _unique_by_name(items: list[_Named], what: str) -> list[_Named]:
+    names = [item.name for item in items]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} names must be unique; repeated: {', '.join(repeated)}")
+    return items
+
+
+# --- the whole spec ---------------------------------------------------------------------------
+
+
+class FeatureSpec(_Section):
+    """A whole ``runwell.yaml``."""
+
+    model_config = ConfigDict(title="runwell feature spec")
+
+    spec_version: Literal[1] = Field(description="format version of this file; must be 1")
+    feature: FeatureInfo
+    providers: dict[ProviderName, ProviderConfig] = Field(min_length=1)
+    variants: dict[VariantName, Variant] = Field(min_length=1)
+    default_variant: VariantName | None = Field(
+        default=None, description="the variant served by default; optional when there is only one"
+    )
+    prices: dict[NonEmptyStr, ModelPrice] = Field(default_factory=dict)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    capture: Capture = Field(default_factory=Capture)
+    user_id: UserIdPolicy = Field(default_factory=UserIdPolicy)
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+    budgets: Budgets = Field(default_factory=Budgets)
+    fallbacks: Fallbacks = Field(default_factory=Fallbacks)
+    evals: Evals = Field(default_factory=Evals)
+    rollout: Rollout = Field(default_factory=Rollout)
+    alerts: list[Alert] = Field(default_factory=list)
+    oncall: OnCall = Field(default_factory=OnCall)
+    failure_modes: list[FailureMode] = Field(default_factory=list)
+    runbooks: list[RelativePath] = Field(default_factory=list)
+
+    @field_validator("spec_version", mode="before")
+    @classmethod
+    def _known_version(cls, value: Any) -> Any:
+        if value != 1 or type(value) is not int:
+            raise ValueError(f"this runwell reads spec_version 1, got {value!r}")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_variant_is_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("default_variant") is None:
+            variants = data.get("variants")
+            if isinstance(variants, dict) and len(variants) == 1:
+                return {**data, "default_variant": next(iter(variants))}
+        return data
+
+    @field_validator("alerts", "failure_modes")
+    @classmethod
+    def _unique_names(cls, items: list[Any], info: ValidationInfo) -> list[Any]:
+        return _unique_by_name(items, str(info.field_name).rstrip("s").replace("_", " "))
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> FeatureSpec:
+        problems = reference_problems(self.model_dump())
+        if problems:
+            summary = "; ".join(".".join(map(str, loc)) + ": " + msg for loc, msg in problems)
+            raise PydanticCustomError(REFERENCE_ERROR_TYPE, "{summary}", {"summary": summary})
+        return self
+
+    @property
+    def default_variant_name(self) -> str:
+        """The variant served when a request names none."""
+        # Validation guarantees it: filled in when there is one variant, required otherwise.
+        assert self.default_variant is not None
+        return self.default_variant
+
+
+def _known(names: list[str], what: str) -> str:
+    return f"known {what}: {', '.join(names)}" if names else f"no {what} are defined"
+
+
+def _unknown(kind: str, name: str, names: list[str], what: str) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown {kind} {name!r}; {hint}{_known(names, what)}"
+
+
+def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    """Broken references between sections of plain spec data, as ``(loc, message)`` pairs.
+
+    Tolerates malformed sections (it skips what it cannot read), so the loader can report these
+    problems next to the shape errors pydantic finds.
+    """
+    problems: list[tuple[Loc, str]] = []
+    providers = data.get("providers")
+    provider_names = [str(p) for p in providers] if isinstance(providers, dict) else None
+    variants = data.get("variants")
+    variant_names = [str(v) for v in variants] if isinstance(variants, dict) else []
+
+    if isinstance(variants, dict) and provider_names is not None:
+        for name, variant in variants.items():
+            ref = variant.get("provider") if isinstance(variant, dict) else None
+            if isinstance(ref, str) and ref not in provider_names:
+                problems.append(
+                    (
+                        ("variants", name, "provider"),
+                        _unknown("provider", ref, provider_names, "providers")
+                        + "; add it under providers: or fix the name",
+                    )
+                )
+
+    default = data.get("default_variant")
+    if isinstance(variants, dict) and variant_names:
+        if isinstance(default, str) and default not in variant_names:
+            problems.append(
+                (("default_variant",), _unknown("variant", default, variant_names, "variants"))
+            )
+        elif default is None and len(variant_names) > 1:
+            problems.append(
+                (
+                    ("default_variant",),
+                    f"required when there is more than one variant; "
+                    f"add 'default_variant: {variant_names[0]}' "
+                    f"(one of {', '.join(variant_names)})",
+                )
+            )
+
+    fallbacks = data.get("fallbacks")
+    chain = fallbacks.get("chain") if isinstance(fallbacks, dict) else None
+    if isinstance(chain, list) and isinstance(variants, dict):
+        for i, ref in enumerate(chain):
+            if isinstance(ref, str) and ref not in variant_names:
+                problems.append(
+                    (("fallbacks", "chain", i), _unknown("variant", ref, variant_names, "variants"))
+                )
+
+    rollout = data.get("rollout")
+    candidate = rollout.get("candidate") if isinstance(rollout, dict) else None
+    if isinstance(candidate, str) and isinstance(variants, dict):
+        if candidate not in variant_names:
+            problems.append(
+                (
+                    ("rollout", "candidate"),
+                    _unknown("variant", candidate, variant_names, "variants"),
+                )
+            )
+        elif candidate == default:
+            problems.append(
+                (
+                    ("rollout", "candidate"),
+                    f"{candidate!r} is already the default variant; "
+                    "the candidate must be another variant",
+                )
+            )
+    return problems
