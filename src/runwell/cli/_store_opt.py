@@ -1,0 +1,67 @@
+"""The ``--db`` and ``--dir`` options every store-reading command shares, and opening the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from runwell.errors import ConfigError, StoreError
+from runwell.store import RecordStore, open_store
+
+__all__ = ["DbOption", "DirOption", "fail", "opened_store"]
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="RUNWELL_DB",
+        metavar="URL",
+        show_default=False,
+        help="Record store: a SQLite file path, sqlite:///path, or postgresql://user:pass@host/db. "
+        "Default: DIR/.runwell/runwell.db.",
+    ),
+]
+"""``--db URL`` (env ``RUNWELL_DB``): which store to open; the project's SQLite file when absent."""
+
+DirOption = Annotated[
+    Path,
+    typer.Option(
+        "--dir",
+        exists=True,
+        file_okay=False,
+        help="Project directory: where .runwell/ lives, and what relative SQLite paths start from.",
+    ),
+]
+"""``--dir PATH``: the project directory (default: the current directory)."""
+
+
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def opened_store(db: str | None, project_dir: Path) -> Iterator[RecordStore]:
+    """The store ``--db``/``--dir`` name, closed on exit; store errors end the command cleanly.
+
+    A bad URL exits with status 2 (a usage error), a store that cannot be used with status 1.
+    """
+    try:
+        store = open_store(db, base_dir=project_dir)
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        yield store
+    except StoreError as exc:
+        fail(str(exc))
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+    finally:
+        store.close()

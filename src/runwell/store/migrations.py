@@ -1,0 +1,225 @@
+"""Numbered, named schema migrations for both store backends.
+
+Each store applies the migrations its database has not seen yet, in order, in one transaction,
+when it opens, and records each in ``runwell_migrations(number, name, applied_at)``. Opening is
+therefore idempotent, and an existing database is upgraded by exactly the new entries.
+
+Adding a migration is a one-entry change: append ``Migration(next number, "what_it_adds",
+sqlite_sql, postgres_sql)`` to :data:`MIGRATIONS`. Never edit or renumber an entry that has
+shipped: databases in the field have already recorded it by number and name.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from runwell.errors import StoreError
+
+__all__ = [
+    "MIGRATIONS",
+    "MIGRATIONS_TABLE_POSTGRES",
+    "MIGRATIONS_TABLE_SQLITE",
+    "POSTGRES_LOCK_KEY",
+    "Migration",
+    "pending_migrations",
+    "sqlite_statements",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema change, written once per SQL dialect (both must leave equivalent schemas)."""
+
+    number: int
+    name: str
+    sqlite_sql: str
+    postgres_sql: str
+
+
+MIGRATIONS_TABLE_SQLITE = """
+CREATE TABLE IF NOT EXISTS runwell_migrations (
+    number INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at REAL NOT NULL
+)
+"""
+
+MIGRATIONS_TABLE_POSTGRES = """
+CREATE TABLE IF NOT EXISTS runwell_migrations (
+    number INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at DOUBLE PRECISION NOT NULL
+)
+"""
+
+POSTGRES_LOCK_KEY = int.from_bytes(b"runwell", "big")
+"""``pg_advisory_xact_lock`` key serialising concurrent openers (replicas starting together)."""
+
+
+_M1_SQLITE = """
+CREATE TABLE requests (
+    request_id TEXT PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    feature TEXT,
+    variant TEXT,
+    provider TEXT,
+    model TEXT,
+    spec_version TEXT,
+    prompt_version TEXT,
+    user_id TEXT,
+    api_key_id TEXT,
+    status TEXT NOT NULL,
+    http_status INTEGER NOT NULL,
+    error_class TEXT,
+    error_message TEXT,
+    stream INTEGER NOT NULL DEFAULT 0,
+    latency_ms REAL,
+    ttft_ms REAL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cached_tokens INTEGER,
+    cost_usd REAL,
+    priced INTEGER NOT NULL DEFAULT 0,
+    finish_reason TEXT,
+    response_model TEXT,
+    prompt TEXT,
+    completion TEXT
+);
+CREATE INDEX requests_feature_started ON requests (feature, started_at);
+CREATE INDEX requests_started ON requests (started_at);
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+CREATE TABLE health (
+    id INTEGER PRIMARY KEY,
+    checked_at REAL NOT NULL
+);
+"""
+
+# text_pattern_ops: the primary key's btree follows the database collation, which LIKE 'abc%'
+# cannot use; this index makes request-id prefix lookups an index range scan.
+_M1_POSTGRES = """
+CREATE TABLE requests (
+    request_id TEXT PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    started_at DOUBLE PRECISION NOT NULL,
+    feature TEXT,
+    variant TEXT,
+    provider TEXT,
+    model TEXT,
+    spec_version TEXT,
+    prompt_version TEXT,
+    user_id TEXT,
+    api_key_id TEXT,
+    status TEXT NOT NULL,
+    http_status INTEGER NOT NULL,
+    error_class TEXT,
+    error_message TEXT,
+    stream BOOLEAN NOT NULL DEFAULT FALSE,
+    latency_ms DOUBLE PRECISION,
+    ttft_ms DOUBLE PRECISION,
+    input_tokens BIGINT,
+    output_tokens BIGINT,
+    cached_tokens BIGINT,
+    cost_usd DOUBLE PRECISION,
+    priced BOOLEAN NOT NULL DEFAULT FALSE,
+    finish_reason TEXT,
+    response_model TEXT,
+    prompt TEXT,
+    completion TEXT
+);
+CREATE INDEX requests_feature_started ON requests (feature, started_at);
+CREATE INDEX requests_started ON requests (started_at);
+CREATE INDEX requests_id_prefix ON requests (request_id text_pattern_ops);
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_at DOUBLE PRECISION NOT NULL,
+    revoked_at DOUBLE PRECISION
+);
+CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+CREATE TABLE health (
+    id INTEGER PRIMARY KEY,
+    checked_at DOUBLE PRECISION NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "requests_and_api_keys", _M1_SQLITE, _M1_POSTGRES),
+)
+"""Every migration, in order. Append new ones here (see the module docstring)."""
+
+
+def pending_migrations(
+    applied: Iterable[tuple[int, str]], migrations: Sequence[Migration], *, where: str
+) -> list[Migration]:
+    """The entries of ``migrations`` a database that recorded ``applied`` still needs, in order.
+
+    Raises StoreError when the history disagrees with the code: a number applied under another
+    name (two branches both added "migration 2"), or a number this code does not know (the
+    database was migrated by a newer runwell). ``where`` names the database in the message.
+    """
+    _check_sequence(migrations)
+    known = {m.number: m for m in migrations}
+    done: set[int] = set()
+    for number, name in applied:
+        migration = known.get(number)
+        if migration is None:
+            raise StoreError(
+                f"{where} has schema migration {number} ({name!r}), which this version of runwell "
+                "does not know: the database was upgraded by a newer runwell. Upgrade runwell, "
+                "or point --db/RUNWELL_DB at another database."
+            )
+        if migration.name != name:
+            raise StoreError(
+                f"{where} recorded schema migration {number} as {name!r} but this runwell calls it "
+                f"{migration.name!r}: the two histories have diverged. Restore the database from "
+                "a backup taken by this version, or use the runwell version that migrated it."
+            )
+        done.add(number)
+    return [m for m in migrations if m.number not in done]
+
+
+def _check_sequence(migrations: Sequence[Migration]) -> None:
+    numbers = [m.number for m in migrations]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise StoreError(
+            f"schema migrations must be numbered 1, 2, 3... with no gap or repeat; got {numbers}"
+        )
+
+
+def sqlite_statements(script: str) -> list[str]:
+    """Split a SQLite script into single statements.
+
+    ``sqlite3`` executes one statement per ``execute``, and ``executescript`` would commit the
+    surrounding transaction first, so migrations are run statement by statement instead.
+    ``complete_statement`` knows about string literals and trigger bodies, so a ``;`` inside
+    them does not end a statement.
+    """
+    statements: list[str] = []
+    current = ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if not _only_comments(current):
+                statements.append(current.strip())
+            current = ""
+    if not _only_comments(current):
+        raise StoreError(f"incomplete SQL statement at the end of a migration: {current.strip()!r}")
+    return statements
+
+
+def _only_comments(chunk: str) -> bool:
+    lines = (line.strip() for line in chunk.strip(" \t\r\n;").splitlines())
+    return all(not line or line.startswith("--") for line in lines)
