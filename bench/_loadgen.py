@@ -7,11 +7,15 @@ measures; with two cores shared by client, gateway and mock, a heavy client woul
 from __future__ import annotations
 
 import asyncio
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
 
 __all__ = ["LoadResult", "run_load"]
+
+# The first SSE event carrying non-empty content marks the first token.
+_CONTENT = re.compile(rb'"content":\s?"[^"]')
 
 
 @dataclass
@@ -63,7 +67,7 @@ async def _read_response(reader: asyncio.StreamReader, t0: float, ttft: list[flo
                 await reader.readline()
                 break
             data = await reader.readexactly(size + 2)
-            if first and b"data:" in data and b'"content":""' not in data:
+            if first and _CONTENT.search(data):
                 ttft.append((time.perf_counter() - t0) * 1000)
                 first = False
     elif length:

@@ -21,6 +21,7 @@ def _record(**overrides: Any) -> RequestRecord:
         "feature": "support-reply",
         "variant": "champion",
         "provider": "openai",
+        "provider_kind": "openai",
         "model": "gpt-4o-mini",
         "spec_version": "abc123",
         "prompt_version": "v3",

@@ -275,6 +275,7 @@ class ChatHandler:
             feature=feature.name if feature else None,
             variant=variant.name if variant else None,
             provider=variant.provider.name if variant else None,
+            provider_kind=variant.provider.kind if variant else None,
             model=variant.model if variant else None,
             spec_version=feature.spec_version if feature else None,
             prompt_version=variant.prompt_version if variant else None,

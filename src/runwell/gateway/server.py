@@ -8,6 +8,7 @@ app flushes every request record to the store before the process exits.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 
 import uvicorn
@@ -34,5 +35,9 @@ def serve(app: GatewayApp, *, host: str, port: int, graceful_s: float = 30.0,
         date_header=False,
     )
     server = uvicorn.Server(config)
+    # uvicorn re-raises the captured SIGTERM after its graceful shutdown so the process reports
+    # death-by-signal. A drained, flushed shutdown is a clean exit: make the re-raise a no-op so
+    # `runwell serve` exits 0 and supervisors see success.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     logging.getLogger("runwell.gateway").info("runwell gateway on http://%s:%d", host, port)
     server.run(sockets=[sock] if sock is not None else None)

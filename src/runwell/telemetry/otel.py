@@ -146,12 +146,13 @@ class OtelSink:
     def _attributes(self, record: RequestRecord) -> dict[str, Any]:
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": record.provider,
+            "gen_ai.provider.name": record.provider_kind or record.provider,
             "gen_ai.request.model": record.model,
             "gen_ai.response.model": record.response_model,
             "gen_ai.usage.input_tokens": record.input_tokens,
             "gen_ai.usage.output_tokens": record.output_tokens,
             "http.response.status_code": record.http_status,
+            "runwell.provider": record.provider,
             "runwell.feature": record.feature,
             "runwell.variant": record.variant,
             "runwell.request_id": record.request_id,

@@ -15,7 +15,8 @@ class RequestRecord:
     Times are Unix epoch seconds (``started_at``) and milliseconds (durations). ``cost_usd`` is
     ``None`` when the model has no price (``priced`` is then ``False``): unpriced is never $0.
     ``prompt``/``completion`` are ``None`` when content capture is off for the feature.
-    ``status`` is ``"ok"`` or ``"error"``; ``http_status`` is what the client received.
+    ``provider`` is the provider's name in the spec, ``provider_kind`` its adapter (``openai``,
+    ``anthropic``, ``local``, ``sim``). ``status`` is ``"ok"`` or ``"error"``; ``http_status`` is what the client received.
     """
 
     request_id: str
@@ -24,6 +25,7 @@ class RequestRecord:
     feature: str | None
     variant: str | None
     provider: str | None
+    provider_kind: str | None
     model: str | None
     spec_version: str | None
     prompt_version: str | None
