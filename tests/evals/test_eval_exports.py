@@ -1,0 +1,28 @@
+"""Pins the public API of runwell.evals so it cannot grow or shrink by accident."""
+
+from __future__ import annotations
+
+import runwell.evals as evals
+
+PUBLIC = {
+    "BUILTIN_PREFIX", "BUILTIN_SUITES", "EXIT_GATE_FAILED", "EXIT_PASS", "EXIT_USAGE_ERROR", "GATE_CHECKS",
+    "AttackRate", "BootstrapResult", "Case", "CaseResult", "CaseVerdict", "Comparison", "CriticalCase",
+    "Dataset", "Embedder", "GateCheck", "GateConfig", "GateFailure", "GateResult", "Judge", "McNemarResult",
+    "PairedCase", "RunResult", "Score", "Scorer", "SliceGap", "SliceStats", "UsageSummary",
+    "append_step_summary", "attack_success_rate", "build_scorer", "canary_leaked", "compare_runs",
+    "evaluate_gate", "hash_cases", "load_builtin_suite", "load_dataset", "mcnemar_exact", "open_dataset",
+    "paired_bootstrap", "parse_dataset", "report_json", "report_junit", "report_markdown", "scorer_types",
+    "wilson_interval",
+}  # fmt: skip
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    assert set(evals.__all__) == PUBLIC
+    assert len(evals.__all__) == len(PUBLIC)
+
+
+def test_every_public_name_exists_and_is_documented() -> None:
+    for name in evals.__all__:
+        value = getattr(evals, name)
+        if callable(value) and not name.isupper() and name != "Judge":
+            assert value.__doc__, f"{name} has no docstring"
