@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -154,11 +155,16 @@ def main() -> None:
       api_base: http://127.0.0.1:{mock_port}/v1
       api_key: os.environ/BENCH_MOCK_KEY
 """)
+            # LiteLLM refuses to start without a master key; like runwell, it then checks a key on
+            # every request, which keeps the comparison fair. The key lives only in this process.
+            master = "sk-" + secrets.token_hex(24)
             ll = start([str(exe), "--config", str(cfg), "--port", str(ll_port), "--num_workers", "1"],
-                       env={"BENCH_MOCK_KEY": "mock", "LITELLM_LOG": "ERROR"}, cwd=work)
+                       env={"BENCH_MOCK_KEY": "mock", "LITELLM_LOG": "ERROR",
+                            "LITELLM_MASTER_KEY": master}, cwd=work)
             procs.append(ll)
             wait_http(f"http://127.0.0.1:{ll_port}/health/liveliness", timeout=180)
-            targets.append(("litellm proxy", ll_port, "gpt-4o-mini", {}, ll.pid))
+            targets.append(("litellm proxy", ll_port, "gpt-4o-mini",
+                            {"Authorization": f"Bearer {master}"}, ll.pid))
         results = {}
         for name, port, model, headers, pid in targets:
             n = args.requests if name != "litellm proxy" else max(200, args.requests // 10)
