@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +159,16 @@ def test_local_model_answers_a_real_prompt_through_the_gateway(tmp_path: Path) -
         assert rec["cost_usd"] == 0 and rec["priced"] is True  # self-hosted: priced at $0 by the spec
     finally:
         stop_gateway(gw)
+
+
+def test_sections_declared_but_not_enforced_are_announced(tmp_path: Path) -> None:
+    runwell("init", "helpdesk", "--provider", "sim", "--dir", str(tmp_path / "f"), cwd=tmp_path)
+    gw = start_gateway(tmp_path / "f", specs=("runwell.yaml",))
+    try:
+        body = json.loads(urllib.request.urlopen(f"{gw.url}/readyz", timeout=10).read())
+        assert body["status"] == "ready"
+        assert "guardrails.pii_redaction" in body["declared_not_enforced"]["helpdesk"]
+    finally:
+        stop_gateway(gw)
+    log = next((tmp_path / "f").glob("gateway-*.log")).read_text()
+    assert "NOT enforce yet" in log and "guardrails.pii_redaction" in log

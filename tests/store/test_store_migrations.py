@@ -13,10 +13,10 @@ from runwell.errors import StoreError
 from runwell.store import MIGRATIONS, Migration, RecordStore, SQLiteStore
 from runwell.store.migrations import pending_migrations, sqlite_statements
 
-# Tests build histories from MIGRATIONS[:1] plus this stand-in "migration 2", so they keep
+# Tests build histories from MIGRATIONS plus this stand-in next migration, so they keep
 # working as real migrations are appended.
 EVAL_RUNS = Migration(
-    2,
+    len(MIGRATIONS) + 1,
     "eval_runs",
     "CREATE TABLE eval_runs (id TEXT PRIMARY KEY, note TEXT DEFAULT 'a;b');",
     "CREATE TABLE eval_runs (id TEXT PRIMARY KEY, note TEXT DEFAULT 'a;b');",
@@ -63,46 +63,49 @@ def test_upgrading_applies_only_the_new_migration(
     db: tuple[str, str], make_record: Callable[..., object]
 ) -> None:
     kind, where = db
-    old = _open(kind, where, MIGRATIONS[:1])
+    old = _open(kind, where, MIGRATIONS)
     old.write_records([make_record()])  # type: ignore[list-item]
     old.close()
-    (before,) = _history(kind, where)
+    before = _history(kind, where)
 
-    upgraded = _open(kind, where, (*MIGRATIONS[:1], EVAL_RUNS))
+    upgraded = _open(kind, where, (*MIGRATIONS, EVAL_RUNS))
     try:
-        # Migration 1 has CREATE TABLE without IF NOT EXISTS: running it again would fail.
+        # The applied migrations use CREATE TABLE / ADD COLUMN without IF NOT EXISTS: running them
+        # again would fail.
         assert upgraded.count_records() == 1
     finally:
         upgraded.close()
     after = _history(kind, where)
-    assert after[0] == before
-    assert [(n, name) for n, name, _ in after] == [(1, "requests_and_api_keys"), (2, "eval_runs")]
+    assert after[: len(before)] == before
+    assert [(n, name) for n, name, _ in after] == [
+        *((m.number, m.name) for m in MIGRATIONS), (EVAL_RUNS.number, "eval_runs")]
 
 
 def test_a_database_from_a_newer_runwell_is_refused(db: tuple[str, str]) -> None:
     kind, where = db
-    _open(kind, where, (*MIGRATIONS[:1], EVAL_RUNS)).close()
+    _open(kind, where, (*MIGRATIONS, EVAL_RUNS)).close()
     with pytest.raises(StoreError, match="newer runwell"):
-        _open(kind, where, MIGRATIONS[:1])
+        _open(kind, where, MIGRATIONS)
 
 
 def test_a_migration_recorded_under_another_name_is_refused(db: tuple[str, str]) -> None:
     kind, where = db
-    _open(kind, where, (*MIGRATIONS[:1], EVAL_RUNS)).close()
-    renamed = Migration(2, "audit_log", EVAL_RUNS.sqlite_sql, EVAL_RUNS.postgres_sql)
+    _open(kind, where, (*MIGRATIONS, EVAL_RUNS)).close()
+    renamed = Migration(EVAL_RUNS.number, "audit_log", EVAL_RUNS.sqlite_sql, EVAL_RUNS.postgres_sql)
     with pytest.raises(StoreError, match="diverged"):
-        _open(kind, where, (*MIGRATIONS[:1], renamed))
+        _open(kind, where, (*MIGRATIONS, renamed))
 
 
 def test_a_failing_migration_leaves_nothing_half_applied(db: tuple[str, str]) -> None:
     kind, where = db
-    broken = Migration(2, "broken", "CREATE TABLE t2 (id INTEGER); SELECT nope FROM nowhere;",
+    broken = Migration(EVAL_RUNS.number, "broken", "CREATE TABLE t2 (id INTEGER); SELECT nope FROM nowhere;",
                        "CREATE TABLE t2 (id INTEGER); SELECT nope FROM nowhere;")
     with pytest.raises(StoreError):
-        _open(kind, where, (*MIGRATIONS[:1], broken))
-    # Everything ran in one transaction, so not even migration 1 was kept.
-    _open(kind, where, (*MIGRATIONS[:1], EVAL_RUNS)).close()
-    assert [n for n, _, _ in _history(kind, where)] == [1, 2]
+        _open(kind, where, (*MIGRATIONS, broken))
+    # Everything ran in one transaction, so not even the earlier migrations were kept; had they
+    # been, reopening would fail on their CREATE TABLE.
+    _open(kind, where, (*MIGRATIONS, EVAL_RUNS)).close()
+    assert [n for n, _, _ in _history(kind, where)] == [*(m.number for m in MIGRATIONS), EVAL_RUNS.number]
 
 
 @pytest.mark.postgres

@@ -22,7 +22,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 __all__ = ["register"]
 
@@ -78,14 +77,17 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 120.0
     raise RuntimeError(f"the gateway was not ready within {timeout:g}s")
 
 
-def _record_row(table: Table, record: Any) -> None:
+def _describe(record: Any) -> str:
+    """Two short lines per record, readable in an 80-column terminal."""
     cost = "unpriced" if record.cost_usd is None else f"${record.cost_usd:.6f}"
-    ttft = "-" if record.ttft_ms is None else f"{record.ttft_ms:.0f} ms"
-    tokens = f"{record.input_tokens}/{record.output_tokens}"
-    table.add_row(record.request_id[:12], f"{record.feature}@{record.variant}",
-                  f"{record.http_status} {record.status}", f"{record.latency_ms:.0f} ms", ttft,
-                  tokens, cost, record.spec_version or "-", record.prompt_version or "-",
-                  record.error_class or "")
+    ttft = "" if record.ttft_ms is None else f", first token {record.ttft_ms:.0f} ms"
+    tokens = f"{record.input_tokens}->{record.output_tokens} tokens" if record.input_tokens else "no tokens"
+    where = f"{record.feature}@{record.variant}" if record.feature else "(no feature)"
+    first = (f"   [bold]{record.request_id[:12]}[/] {where}  {record.http_status} {record.status}"
+             f"{'  ' + record.error_class if record.error_class else ''}")
+    second = (f"      {record.latency_ms:.0f} ms{ttft}, {tokens}, {cost}; "
+              f"spec {record.spec_version or '-'}, prompt {record.prompt_version or '-'}")
+    return f"{first}\n{second}"
 
 
 def demo(
@@ -134,13 +136,10 @@ def demo(
     console.print("[bold]4.[/] Gateway stopped with SIGTERM; the records it flushed:")
     store = open_store(None, base_dir=directory)
     try:
-        table = Table("id", "feature@variant", "status", "latency", "ttft", "tokens in/out", "cost",
-                      "spec version", "prompt version", "error")
         for rid in request_ids:
             record = store.get_record(rid) if rid else None
             if record is not None:
-                _record_row(table, record)
-        console.print(table)
+                console.print(_describe(record), highlight=False)
     finally:
         store.close()
     console.print(f"Explore: cd {os.path.relpath(directory)} && runwell requests list "

@@ -63,6 +63,7 @@ class Gateway:
     max_body_bytes: int = 1 << 20
     key_refresh_s: float = 2.0
     on_shutdown: list[Callable[[], None]] = field(default_factory=list)
+    not_enforced: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -168,6 +169,8 @@ class GatewayApp:
 
     async def _readyz(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         ready, body = await self.readiness.report()
+        if self.gateway.not_enforced:
+            body = {**body, "declared_not_enforced": self.gateway.not_enforced}
         await send_json(send, 200 if ready else 503, body)
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:

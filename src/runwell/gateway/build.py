@@ -11,6 +11,7 @@ from pathlib import Path
 from runwell.errors import ConfigError
 from runwell.gateway.app import Gateway
 from runwell.gateway.auth import AdminToken
+from runwell.gateway.enforcement import declared_not_enforced
 from runwell.gateway.runtime import Catalog, FeatureRuntime, VariantRuntime
 from runwell.providers.base import Provider
 from runwell.providers.registry import build_provider
@@ -89,6 +90,11 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     specs = [load_spec(p) for p in settings.spec_paths]
     base_dir = settings.base_dir or specs[0].base_dir
     catalog, providers = build_catalog(specs)
+    not_enforced = {s.name: declared_not_enforced(s.spec) for s in specs}
+    for feature, sections in not_enforced.items():
+        if sections:
+            _log.warning("feature %s declares %s, which this runwell version validates but does "
+                         "NOT enforce yet", feature, ", ".join(sections))
     store = open_store(settings.db_url, base_dir=base_dir)
     metrics = Metrics()
     sinks: list[Sink] = [StoreSink(store), MetricsSink(metrics)]
@@ -109,4 +115,5 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         providers=providers,
         max_body_bytes=settings.max_body_bytes,
         key_refresh_s=settings.key_refresh_s,
+        not_enforced={k: v for k, v in not_enforced.items() if v},
     )

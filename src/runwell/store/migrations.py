@@ -66,7 +66,6 @@ CREATE TABLE requests (
     feature TEXT,
     variant TEXT,
     provider TEXT,
-    provider_kind TEXT,
     model TEXT,
     spec_version TEXT,
     prompt_version TEXT,
@@ -116,7 +115,6 @@ CREATE TABLE requests (
     feature TEXT,
     variant TEXT,
     provider TEXT,
-    provider_kind TEXT,
     model TEXT,
     spec_version TEXT,
     prompt_version TEXT,
@@ -159,6 +157,12 @@ CREATE TABLE health (
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests_and_api_keys", _M1_SQLITE, _M1_POSTGRES),
+    Migration(
+        2,
+        "request_provider_kind",
+        "ALTER TABLE requests ADD COLUMN provider_kind TEXT;",
+        "ALTER TABLE requests ADD COLUMN provider_kind TEXT;",
+    ),
 )
 """Every migration, in order. Append new ones here (see the module docstring)."""
 
