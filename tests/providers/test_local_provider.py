@@ -103,8 +103,9 @@ async def test_timeout_stops_generation_and_frees_the_model(provider: Provider) 
     with pytest.raises(ProviderTimeout):
         await provider.complete(request(max_tokens=2000), timeout=0.2)
 
-    # generation was stopped: the single slot is free again well before 2000 tokens
-    result = await provider.complete(request(4), timeout=5)
+    # generation was stopped: the single slot is free again long before 2000 tokens (~100 s at
+    # this machine's ~20 tokens/s); the bound is loose so a busy CI machine cannot flake it
+    result = await provider.complete(request(4), timeout=30)
     assert result.content is not None
 
 

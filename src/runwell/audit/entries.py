@@ -88,6 +88,11 @@ def pseudonymize_user(user_id: str, key: bytes) -> str:
     return "hmac-sha256:" + hmac.new(key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def change_key(kind: str, subject: str) -> str:
+    """The lookup key under which change entries of ``kind`` on ``subject`` are indexed."""
+    return f"change:{kind}:{subject}"
+
+
 def _need(condition: bool, where: str, message: str) -> None:
     if not condition:
         raise AuditError(f"audit entry field {where}: {message}")
@@ -182,9 +187,10 @@ class ChangeEntry:
         _need(bool(self.subject), "subject", "must name what was changed")
 
     @property
-    def request_id(self) -> None:
-        """Changes belong to no request (kept for a uniform storage column)."""
-        return None
+    def request_id(self) -> str:
+        """The lookup key stored in the log's request-id column (not part of the leaf):
+        ``change:<kind>:<subject>``, so the latest change of one subject is an index lookup."""
+        return change_key(self.kind, self.subject)
 
     def to_dict(self, index: int) -> dict[str, Any]:
         """The entry as the dict whose canonical JSON is the leaf, at log position ``index``."""

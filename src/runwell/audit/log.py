@@ -317,6 +317,10 @@ class AuditLog:
             raise AuditError(f"audit entry {index} does not exist")
         return leaves[0]
 
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        """The stored leaf bytes of entries ``start`` (inclusive) to ``end`` (exclusive)."""
+        return self._storage.read_leaves(start, end)
+
     def entry(self, index: int) -> dict[str, Any]:
         """Entry ``index`` decoded."""
         return parse_leaf(self.leaf(index))

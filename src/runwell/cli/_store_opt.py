@@ -12,7 +12,7 @@ import typer
 from runwell.errors import ConfigError, StoreError
 from runwell.store import RecordStore, open_store
 
-__all__ = ["DbOption", "DirOption", "fail", "opened_store"]
+__all__ = ["DbOption", "DirOption", "ReasonOption", "audit_change", "fail", "opened_store"]
 
 DbOption = Annotated[
     str | None,
@@ -65,3 +65,28 @@ def opened_store(db: str | None, project_dir: Path) -> Iterator[RecordStore]:
         fail(str(exc), code=2)
     finally:
         store.close()
+
+
+ReasonOption = Annotated[
+    str, typer.Option("--reason", help="Why: recorded with the change in the signed audit log.")
+]
+"""``--reason TEXT``: why a state change is made (kept in the audit log)."""
+
+
+def audit_change(db: str | None, project_dir: Path, *, kind: str, subject: str, reason: str,
+                 before: object, after: object) -> int:
+    """Record a state change in the project's signed audit log (its key is created if missing)."""
+    import time
+
+    from runwell.audit.errors import AuditError
+    from runwell.audit.open import default_actor, open_audit_log, record_change
+
+    try:
+        handle = open_audit_log(project_dir, db)
+    except AuditError as exc:
+        fail(f"could not open the audit log: {exc}")
+    try:
+        return record_change(handle.log, kind=kind, subject=subject, actor=default_actor(),
+                             reason=reason, before=before, after=after, at=time.time())
+    finally:
+        handle.close()

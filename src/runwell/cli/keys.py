@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from runwell.cli._store_opt import DbOption, DirOption, opened_store
+from runwell.cli._store_opt import DbOption, DirOption, ReasonOption, audit_change, opened_store
 
 __all__ = ["register"]
 
@@ -34,6 +34,7 @@ def create_key(
     name: Annotated[str, typer.Argument(help="Who will use the key (a client, team or service).")],
     db: DbOption = None,
     project_dir: DirOption = Path("."),
+    reason: ReasonOption = "",
 ) -> None:
     """Create an API key and print its secret, once.
 
@@ -42,6 +43,8 @@ def create_key(
     """
     with opened_store(db, project_dir) as store:
         key, secret = store.create_key(name)
+    audit_change(db, project_dir, kind="api_key_created", subject=key.id, reason=reason,
+                 before=None, after={"id": key.id, "name": key.name})
     typer.echo(
         f"Created API key {key.id} ({key.name}). Copy the secret below now: it will not be "
         "shown again, and runwell keeps only its hash.",
@@ -85,6 +88,7 @@ def revoke_key(
     ],
     db: DbOption = None,
     project_dir: DirOption = Path("."),
+    reason: ReasonOption = "",
 ) -> None:
     """Revoke an API key: the gateway stops accepting it at its next key refresh."""
     asked_at = time.time()
@@ -93,6 +97,8 @@ def revoke_key(
     if key.revoked_at is not None and key.revoked_at < asked_at:
         typer.echo(f"API key {key.id} ({key.name}) was already revoked at {_time(key.revoked_at)}.")
     else:
+        audit_change(db, project_dir, kind="api_key_revoked", subject=key.id, reason=reason,
+                     before={"revoked": False}, after={"revoked": True})
         typer.echo(f"Revoked API key {key.id} ({key.name}).")
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from runwell.cli._store_opt import DbOption, fail
+from runwell.audit.errors import AuditError
 from runwell.errors import ConfigError, SpecError, StoreError
 
 __all__ = ["register"]
@@ -25,6 +26,11 @@ def serve(
     graceful_s: Annotated[float, typer.Option(
         "--graceful-seconds", help="How long SIGTERM waits for in-flight requests.", min=0)] = 30.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    audit_key: Annotated[Path | None, typer.Option(
+        help="Audit signing key [default: $RUNWELL_AUDIT_KEY_FILE or .runwell/audit.key beside "
+        "the spec; generated on first start]", show_default=False)] = None,
+    audit_public: Annotated[bool, typer.Option(
+        help="Serve /audit/checkpoint and proofs without a key (entries still need one).")] = False,
 ) -> None:
     """Serve POST /v1/chat/completions, /v1/models, /healthz, /readyz and /metrics."""
     from runwell.gateway.app import GatewayApp
@@ -38,12 +44,13 @@ def serve(
     paths = spec or [Path("runwell.yaml")]
     try:
         gateway = build_gateway(GatewaySettings(spec_paths=paths, db_url=db,
-                                                max_body_bytes=max_body_bytes))
+                                                max_body_bytes=max_body_bytes,
+                                                audit_key_path=audit_key, audit_public=audit_public))
     except SpecError as exc:
         for problem in exc.problems:
             typer.echo(str(problem))
         raise typer.Exit(2) from None
-    except (ConfigError, StoreError) as exc:
+    except (ConfigError, StoreError, AuditError) as exc:
         fail(str(exc), code=2)
     names = ", ".join(sorted(gateway.catalog.features))
     logging.getLogger("runwell.gateway").info("serving features: %s", names)

@@ -19,6 +19,10 @@ import orjson
 
 from runwell.errors import NotFoundError, RequestError, StoreError
 from runwell.gateway.asgi import Receive, Scope, Send, header, read_body, send_bytes, send_error, send_json
+from runwell.audit.errors import AuditError
+from runwell.audit.open import record_change
+from runwell.gateway.audit import AuditTrail
+from runwell.gateway.audit_routes import AuditRoutes
 from runwell.gateway.auth import AdminToken, KeyCache
 from runwell.gateway.chat import ChatHandler
 from runwell.gateway.readiness import Readiness
@@ -64,6 +68,8 @@ class Gateway:
     key_refresh_s: float = 2.0
     on_shutdown: list[Callable[[], None]] = field(default_factory=list)
     not_enforced: dict[str, list[str]] = field(default_factory=dict)
+    audit: AuditTrail | None = None
+    audit_public: bool = False
 
 
 def _jsonable(obj: Any) -> Any:
@@ -77,7 +83,7 @@ class GatewayApp:
         self.gateway = gateway
         self.keys = KeyCache(gateway.store.active_key_hashes, refresh_s=gateway.key_refresh_s)
         self.chat = ChatHandler(gateway.catalog, self.keys, gateway.recorder.submit,
-                                max_body_bytes=gateway.max_body_bytes)
+                                audit=gateway.audit, max_body_bytes=gateway.max_body_bytes)
         self.readiness = Readiness(self._readiness_checks())
         self.started_at = time.time()
         self._routes: dict[tuple[str, str], Handler] = {
@@ -88,6 +94,10 @@ class GatewayApp:
             ("GET", "/admin/keys"): self._admin_list_keys,
             ("POST", "/admin/keys"): self._admin_create_key,
         }
+        if gateway.audit is not None:
+            audit_routes = AuditRoutes(gateway.audit.handle.log, self.keys, gateway.admin,
+                                       public=gateway.audit_public)
+            self._routes.update(audit_routes.routes())  # type: ignore[arg-type]
 
     def _readiness_checks(self) -> dict[str, Callable[[], Awaitable[Any]]]:
         store = self.gateway.store
@@ -132,6 +142,9 @@ class GatewayApp:
                              param=exc.param, code=exc.code)
         except StoreError as exc:
             await send_error(send, 503, str(exc), type="store_unavailable", request_id=request_id)
+        except AuditError as exc:
+            await send_error(send, 503, str(exc), type="server_error", request_id=request_id,
+                             code="audit_unavailable")
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -139,6 +152,8 @@ class GatewayApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.keys.start()
+                    if self.gateway.audit is not None:
+                        await self.gateway.audit.start()
                 except Exception as exc:
                     _log.exception("gateway start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -158,6 +173,8 @@ class GatewayApp:
             except Exception:
                 _log.exception("closing provider %s failed", provider.name)
         await asyncio.to_thread(self.gateway.recorder.close)
+        if self.gateway.audit is not None:
+            await self.gateway.audit.stop()
         for hook in self.gateway.on_shutdown:
             hook()
         self.gateway.store.close()
@@ -199,9 +216,20 @@ class GatewayApp:
         name = body.get("name") if isinstance(body, dict) else None
         if not isinstance(name, str) or not name.strip():
             raise RequestError("'name' must be a non-empty string naming the key's holder", param="name")
+        reason = body.get("reason", "") if isinstance(body.get("reason", ""), str) else ""
         key, secret = await asyncio.to_thread(self.gateway.store.create_key, name.strip())
+        await self._record_change("api_key_created", key.id, reason, None,
+                                  {"id": key.id, "name": key.name})
         await self.keys.refresh()
         await send_json(send, 201, {**_jsonable(key), "secret": secret})
+
+    async def _record_change(self, kind: str, subject: str, reason: str, before: Any,
+                             after: Any) -> None:
+        if self.gateway.audit is None:
+            return
+        await asyncio.to_thread(record_change, self.gateway.audit.handle.log, kind=kind,
+                                subject=subject, actor="admin-api", reason=reason, before=before,
+                                after=after, at=time.time())
 
     async def _admin_revoke_key(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
         self.gateway.admin.check(header(scope, b"authorization"))
@@ -209,5 +237,7 @@ class GatewayApp:
             revoked = await asyncio.to_thread(self.gateway.store.revoke_key, key)
         except StoreError as exc:
             raise NotFoundError(str(exc), param="key") from None
+        await self._record_change("api_key_revoked", revoked.id, "", {"revoked": False},
+                                  {"revoked": True})
         await self.keys.refresh()
         await send_json(send, 200, _jsonable(revoked))

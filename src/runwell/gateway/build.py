@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runwell.audit.open import AuditHandle, default_actor, last_change, open_audit_log, record_change
 from runwell.errors import ConfigError
+from runwell.gateway.audit import AuditTrail
 from runwell.gateway.app import Gateway
 from runwell.gateway.auth import AdminToken
 from runwell.gateway.enforcement import declared_not_enforced
@@ -35,6 +38,8 @@ class GatewaySettings:
     db_url: str | None = None
     base_dir: Path | None = None
     admin_token_env: str = "RUNWELL_ADMIN_TOKEN"
+    audit_key_path: Path | None = None
+    audit_public: bool = False
     max_body_bytes: int = 1 << 20
     key_refresh_s: float = 2.0
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
@@ -56,6 +61,10 @@ def _feature(loaded: LoadedSpec, providers: Mapping[str, Provider]) -> FeatureRu
         )
         for name, variant in spec.variants.items()
     }
+    g = spec.guardrails
+    declared = {"pii_redaction": g.pii_redaction, "injection_check": g.injection_check,
+                "output_schema": g.output_schema is not None,
+                "max_input_chars": g.max_input_chars is not None}
     return FeatureRuntime(
         name=loaded.name,
         variants=variants,
@@ -64,6 +73,11 @@ def _feature(loaded: LoadedSpec, providers: Mapping[str, Provider]) -> FeatureRu
         capture_content=spec.capture.content,
         prices=PriceTable(overrides),
         request_timeout_s=spec.timeouts.request_s,
+        # What the audit log records as the guardrail state of each decision: honest about
+        # declarations this version does not enforce yet.
+        guardrail_states={name: "declared-not-enforced" if on else "off"
+                          for name, on in declared.items()},
+        hash_user_ids=spec.user_id.hash,
     )
 
 
@@ -105,6 +119,9 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         sinks.append(otel)
         _log.info("exporting OpenTelemetry spans over OTLP")
     recorder = Recorder(sinks, metrics=metrics)
+    audit = open_audit_log(base_dir, settings.db_url, key_path=settings.audit_key_path,
+                           environ=settings.environ)
+    _record_deploys(audit, specs, settings.environ)
     token = settings.environ.get(settings.admin_token_env) or None
     return Gateway(
         catalog=catalog,
@@ -116,4 +133,20 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         max_body_bytes=settings.max_body_bytes,
         key_refresh_s=settings.key_refresh_s,
         not_enforced={k: v for k, v in not_enforced.items() if v},
+        audit=AuditTrail(audit),
+        audit_public=settings.audit_public,
     )
+
+
+def _record_deploys(audit: AuditHandle, specs: Sequence[LoadedSpec],
+                    environ: Mapping[str, str]) -> None:
+    """Append a ``spec_deployed`` change for each feature whose spec version changed."""
+    for loaded in specs:
+        last = last_change(audit.log, "spec_deployed", loaded.name)
+        before = last["after"] if last else None
+        if before == loaded.version:
+            continue
+        record_change(audit.log, kind="spec_deployed", subject=loaded.name,
+                      actor=default_actor(environ), reason="runwell serve started with this spec",
+                      before=before, after=loaded.version, at=time.time())
+        _log.info("audit: spec of %s deployed (%s -> %s)", loaded.name, before, loaded.version)

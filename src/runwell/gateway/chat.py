@@ -19,6 +19,7 @@ import orjson
 
 from runwell.errors import ProviderError, RequestError
 from runwell.gateway.asgi import ClientGone, Receive, Scope, Send, header, read_body, send_error
+from runwell.gateway.audit import AuditTrail, AuditUnavailable
 from runwell.gateway.auth import KeyCache
 from runwell.gateway.protocol import ChatBody, parse_chat_body, parse_model_name
 from runwell.gateway.runtime import Catalog, FeatureRuntime, VariantRuntime
@@ -34,6 +35,11 @@ _SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 _HEX = frozenset(b"0123456789abcdef")
+
+
+def _header_text(scope: Scope, name: bytes) -> str | None:
+    raw = header(scope, name)
+    return raw.decode("utf-8", "replace") if raw else None
 
 
 def new_trace_id(traceparent: bytes | None) -> str:
@@ -86,11 +92,13 @@ class ChatHandler:
         keys: KeyCache,
         submit: Callable[[RequestRecord], None],
         *,
+        audit: AuditTrail | None = None,
         max_body_bytes: int = 1 << 20,
     ) -> None:
         self._catalog = catalog
         self._keys = keys
         self._submit = submit
+        self._audit_trail = audit
         self._max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -104,9 +112,11 @@ class ChatHandler:
         variant: VariantRuntime | None = None
         body: ChatBody | None = None
         prompt: list[dict[str, Any]] | None = None
+        user: str | None = None
         try:
             key_id = self._keys.authenticate(header(scope, b"authorization"))
             body = parse_chat_body(await read_body(receive, self._max_body))
+            user = body.user or _header_text(scope, b"x-runwell-user")
             feature_name, variant_name = parse_model_name(body.model)
             feature = self._catalog.feature(feature_name)
             variant = feature.variant(variant_name)
@@ -115,7 +125,7 @@ class ChatHandler:
                 model=variant.model,
                 messages=prompt,
                 params={**variant.params, **body.params},
-                user=body.user,
+                user=user,
             )
             headers = [
                 (b"x-request-id", request_id.encode()),
@@ -135,6 +145,10 @@ class ChatHandler:
             out.fail(exc.status, exc.code or exc.type, exc.message)
             await send_error(send, exc.status, exc.message, type=exc.type, request_id=request_id,
                              param=exc.param, code=exc.code)
+        except AuditUnavailable as exc:
+            out.fail(503, "audit_unavailable", str(exc))
+            await send_error(send, 503, str(exc), type="server_error", request_id=request_id,
+                             code="audit_unavailable")
         except ProviderError as exc:
             out.fail(exc.status, exc.error_class, str(exc))
             await send_error(send, exc.status, str(exc), type="upstream_error",
@@ -145,14 +159,18 @@ class ChatHandler:
             await send_error(send, 500, f"internal error in runwell; quote request id {request_id}",
                              type="server_error", request_id=request_id)
         finally:
-            self._record(request_id, trace_id, started_at, t0, key_id, scope, feature, variant,
+            self._record(request_id, trace_id, started_at, t0, key_id, user, feature, variant,
                          body, prompt, out)
 
     async def _whole(self, send: Send, feature: FeatureRuntime, variant: VariantRuntime,
                      request: ChatRequest, request_id: str, label: str,
                      headers: list[tuple[bytes, bytes]], started_at: float, out: _Outcome) -> None:
-        result: ChatResult = await variant.provider.complete(request, timeout=feature.request_timeout_s)
-        out.status, out.http_status = "ok", 200
+        try:
+            result: ChatResult = await variant.provider.complete(request,
+                                                                 timeout=feature.request_timeout_s)
+        except ProviderError as exc:
+            await self._audit_failure(request_id, started_at, feature, variant, request, exc)
+            raise
         out.usage, out.content = result.usage, result.content
         out.finish_reason, out.response_model = result.finish_reason, result.response_model
         message: dict[str, Any] = {"role": "assistant", "content": result.content}
@@ -170,9 +188,12 @@ class ChatHandler:
         if usage is not None:
             payload["usage"] = usage
         body = orjson.dumps(payload)
+        await self._audit(request_id, started_at, feature, variant, request, "served", 200,
+                          result.content)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode()), *headers]})
+        out.status, out.http_status = "ok", 200
         await send({"type": "http.response.body", "body": body})
 
     async def _stream(self, send: Send, feature: FeatureRuntime, variant: VariantRuntime,
@@ -186,8 +207,13 @@ class ChatHandler:
             try:
                 first = await anext(chunks)
             except StopAsyncIteration:
-                raise ProviderError(variant.provider.name, "stream ended before any output",
-                                    error_class="stream_cut") from None
+                cut = ProviderError(variant.provider.name, "stream ended before any output",
+                                    error_class="stream_cut")
+                await self._audit_failure(request_id, started_at, feature, variant, request, cut)
+                raise cut from None
+            except ProviderError as exc:
+                await self._audit_failure(request_id, started_at, feature, variant, request, exc)
+                raise
             await send({"type": "http.response.start", "status": 200,
                         "headers": [*_SSE_HEADERS, *headers]})
             out.http_status = 200
@@ -216,13 +242,24 @@ class ChatHandler:
                     break
                 except ProviderError as exc:
                     out.content = "".join(parts)
+                    await self._audit_failure(request_id, started_at, feature, variant, request,
+                                              exc, out.content)
                     await self._end_with_error(send, exc, request_id, out)
                     return
             out.content = "".join(parts)
             if out.finish_reason is None:
                 cut = ProviderError(variant.provider.name, "stream ended without a finish reason",
                                     error_class="stream_cut")
+                await self._audit_failure(request_id, started_at, feature, variant, request, cut,
+                                          out.content)
                 await self._end_with_error(send, cut, request_id, out)
+                return
+            try:
+                await self._audit(request_id, started_at, feature, variant, request, "served", 200,
+                                  out.content)
+            except AuditUnavailable as exc:
+                await self._end_with_error(send, ProviderError(
+                    "audit", str(exc), error_class="audit_unavailable"), request_id, out)
                 return
             usage = _usage_json(out.usage)
             final: dict[str, Any] = {**base, "choices": [
@@ -237,6 +274,30 @@ class ChatHandler:
             out.status = "ok"
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
+
+    async def _audit(self, request_id: str, started_at: float, feature: FeatureRuntime,
+                     variant: VariantRuntime, request: ChatRequest, outcome: str, http_status: int,
+                     completion: str | None) -> None:
+        """Make the decision durable in the audit log before the client gets the last byte."""
+        if self._audit_trail is None:
+            return
+        await self._audit_trail.decision(
+            request_id=request_id, started_at=started_at, feature=feature.name,
+            variant=variant.name, provider=variant.provider.name, model=variant.model,
+            spec_version=feature.spec_version, prompt_version=variant.prompt_version,
+            user=request.user, hash_user=feature.hash_user_ids,
+            guardrails=feature.guardrail_states, outcome=outcome, http_status=http_status,
+            prompt=request.messages, completion=completion)
+
+    async def _audit_failure(self, request_id: str, started_at: float, feature: FeatureRuntime,
+                             variant: VariantRuntime, request: ChatRequest, exc: ProviderError,
+                             partial: str | None = None) -> None:
+        """Audit a model call that failed; the client still gets the upstream error."""
+        try:
+            await self._audit(request_id, started_at, feature, variant, request, "error",
+                              exc.status if partial is None else 200, partial)
+        except AuditUnavailable:
+            pass  # already logged; the client is told about the upstream failure either way
 
     @staticmethod
     async def _end_with_error(send: Send, exc: ProviderError, request_id: str, out: _Outcome) -> None:
@@ -254,7 +315,7 @@ class ChatHandler:
                     "more_body": True})
 
     def _record(self, request_id: str, trace_id: str, started_at: float, t0: float,
-                key_id: str | None, scope: Scope, feature: FeatureRuntime | None,
+                key_id: str | None, user: str | None, feature: FeatureRuntime | None,
                 variant: VariantRuntime | None, body: ChatBody | None,
                 prompt: list[dict[str, Any]] | None, out: _Outcome) -> None:
         latency_ms = (time.perf_counter() - t0) * 1000.0
@@ -264,10 +325,6 @@ class ChatHandler:
             cost = feature.prices.cost(variant.model, usage.input_tokens, usage.output_tokens,
                                        usage.cached_tokens)
         capture = feature is not None and feature.capture_content
-        user = body.user if body is not None and body.user else None
-        if user is None:
-            raw_user = header(scope, b"x-runwell-user")
-            user = raw_user.decode("utf-8", "replace") if raw_user else None
         self._submit(RequestRecord(
             request_id=request_id,
             trace_id=trace_id,

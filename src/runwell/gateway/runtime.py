@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runwell.errors import NotFoundError
@@ -49,6 +49,8 @@ class FeatureRuntime:
     capture_content: bool
     prices: PriceLookup
     request_timeout_s: float
+    guardrail_states: Mapping[str, str] = field(default_factory=dict)
+    hash_user_ids: bool = False
 
     def variant(self, name: str | None) -> VariantRuntime:
         """The named variant, or the default one; 404 naming the known variants otherwise."""

@@ -15,6 +15,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from runwell.audit.schema import POSTGRES_DDL as AUDIT_POSTGRES_DDL
+from runwell.audit.schema import SQLITE_DDL as AUDIT_SQLITE_DDL
 from runwell.errors import StoreError
 
 __all__ = [
@@ -163,6 +165,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE requests ADD COLUMN provider_kind TEXT;",
         "ALTER TABLE requests ADD COLUMN provider_kind TEXT;",
     ),
+    Migration(3, "audit_log", AUDIT_SQLITE_DDL, AUDIT_POSTGRES_DDL),
 )
 """Every migration, in order. Append new ones here (see the module docstring)."""
 
