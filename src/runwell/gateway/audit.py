@@ -2,17 +2,18 @@
 
 The handler awaits :meth:`AuditTrail.decision` before it sends the last bytes of a response, so
 every answer a client received has an entry on disk, even if the process is killed a moment
-later. Appends run on a small thread pool; the log's leader/follower group commit batches
-concurrent requests into one transaction, so the wait is one commit, not one per request.
-Digests and canonical JSON are computed on those threads, never on the event loop.
+later. One writer thread batches every queued decision into one transaction, so the wait is
+one commit, not one per request. Digests and canonical JSON are computed on that thread, never on
+the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -40,42 +41,40 @@ def input_digest(messages: Sequence[Mapping[str, Any]]) -> str:
 
 
 class AuditTrail:
-    """Appends decision entries and keeps checkpoints signed on time."""
+    """Appends decision entries from one writer thread and keeps checkpoints signed on time.
 
-    def __init__(self, handle: AuditHandle, *, threads: int = 8, signer_interval_s: float = 1.0) -> None:
+    The event loop only queues a request's facts with a future (O(1)); the writer thread takes
+    everything queued, builds the entries (digests, canonical JSON), appends them in one
+    transaction and resolves the whole batch's futures with a single wake-up of the loop. Under
+    load many requests share one commit; idle, a request waits for exactly one.
+    """
+
+    def __init__(self, handle: AuditHandle, *, signer_interval_s: float = 1.0) -> None:
         self.handle = handle
         self._log = handle.log
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="runwell-audit")
         self._interval = signer_interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._queue: deque[tuple[tuple[Any, ...], asyncio.Future[int]]] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, name="runwell-audit", daemon=True)
 
     async def start(self) -> None:
-        """Start the signer loop (checkpoints every N entries or T seconds even when idle)."""
-        self._task = asyncio.create_task(self._signer(), name="runwell-audit-signer")
-
-    async def _signer(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await loop.run_in_executor(self._pool, self._log.maybe_checkpoint)
-            except Exception:  # keep signing later; the entries themselves are durable
-                _log.exception("audit checkpoint failed; will retry")
+        """Start the writer thread (it also signs checkpoints when the log is idle)."""
+        self._loop = asyncio.get_running_loop()
+        self._thread.start()
 
     async def stop(self) -> None:
-        """Stop the loop, sign a final checkpoint covering every entry, close the log."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        loop = asyncio.get_running_loop()
+        """Write what is queued, sign a final checkpoint covering every entry, close the log."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            await asyncio.to_thread(self._thread.join)
         try:
             if self._log.size:
-                await loop.run_in_executor(self._pool, self._log.checkpoint_now)
+                await asyncio.to_thread(self._log.checkpoint_now)
         finally:
-            self._pool.shutdown(wait=True)
             self.handle.close()
 
     async def decision(self, *, request_id: str, started_at: float, feature: str, variant: str,
@@ -84,26 +83,61 @@ class AuditTrail:
                        outcome: str, http_status: int, prompt: Sequence[Mapping[str, Any]],
                        completion: str | None) -> int:
         """Append one decision; returns its index once durable, or raises AuditUnavailable."""
-        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        facts = (request_id, started_at, feature, variant, provider, model, spec_version,
+                 prompt_version, user, hash_user, guardrails, outcome, http_status, prompt,
+                 completion)
+        with self._cond:
+            if self._stopping:
+                raise AuditUnavailable("the audit log is shutting down")
+            self._queue.append((facts, future))
+            self._cond.notify()
         try:
-            return await loop.run_in_executor(
-                self._pool, self._append, request_id, started_at, feature, variant, provider,
-                model, spec_version, prompt_version, user, hash_user, guardrails, outcome,
-                http_status, prompt, completion)
+            return await future
+        except AuditUnavailable:
+            raise
         except Exception as exc:
-            _log.exception("audit append failed for request %s", request_id)
             raise AuditUnavailable(
                 f"the audit log could not record this decision ({type(exc).__name__}: {exc}); "
                 "runwell withholds answers it cannot audit") from exc
 
-    def _append(self, request_id: str, started_at: float, feature: str, variant: str,
-                provider: str, model: str, spec_version: str, prompt_version: str,
-                user: str | None, hash_user: bool, guardrails: Mapping[str, str], outcome: str,
-                http_status: int, prompt: Sequence[Mapping[str, Any]],
-                completion: str | None) -> int:
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._queue and not self._stopping:
+                    self._cond.wait(self._interval)
+                batch = list(self._queue)
+                self._queue.clear()
+                stopping = self._stopping
+            if batch:
+                self._write(batch)
+            else:
+                try:
+                    self._log.maybe_checkpoint()
+                except Exception:  # keep signing later; the entries themselves are durable
+                    _log.exception("audit checkpoint failed; will retry")
+            if stopping and not batch:
+                return
+
+    def _write(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[int]]]) -> None:
+        futures = [future for _, future in batch]
+        try:
+            indices: list[int] | BaseException = self._log.append_many(
+                [self._entry(*facts) for facts, _ in batch])
+        except Exception as exc:
+            _log.exception("audit append failed for %d decisions", len(batch))
+            indices = exc
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(_settle, futures, indices)
+
+    def _entry(self, request_id: str, started_at: float, feature: str, variant: str,
+               provider: str, model: str, spec_version: str, prompt_version: str,
+               user: str | None, hash_user: bool, guardrails: Mapping[str, str], outcome: str,
+               http_status: int, prompt: Sequence[Mapping[str, Any]],
+               completion: str | None) -> DecisionEntry:
         if user is not None and hash_user:
             user = pseudonymize_user(user, self.handle.user_hash_key)
-        entry = DecisionEntry(
+        return DecisionEntry(
             time=format_time(started_at),
             request_id=request_id,
             feature=feature,
@@ -120,4 +154,14 @@ class AuditTrail:
             guardrails=guardrails,
             flags={},
         )
-        return self._log.append(entry)
+
+
+def _settle(futures: list[asyncio.Future[int]], result: list[int] | BaseException) -> None:
+    """Resolve a batch's futures on the event loop (one wake-up per batch)."""
+    for i, future in enumerate(futures):
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result[i])
