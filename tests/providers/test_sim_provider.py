@@ -219,3 +219,28 @@ def test_build_provider_makes_a_sim() -> None:
     )
 
     assert (provider.name, provider.kind) == ("drill", "sim")
+
+
+def ask(text: str) -> ChatRequest:
+    return ChatRequest(model="sim-model", messages=[*MESSAGES[:1], {"role": "user", "content": text}])
+
+
+async def test_answers_map_the_last_user_message_to_its_answer() -> None:
+    provider = sim(mode="echo", answers={"2+2?": "4"})
+
+    assert (await provider.complete(ask("2+2?"), timeout=1)).content == "4"
+    assert orjson.loads((await provider.complete(ask("other"), timeout=1)).content or "")["model"] == "sim-model"
+
+
+async def test_wrong_rate_picks_the_same_inputs_every_time_and_nests_by_rate() -> None:
+    answers = {f"q{i}": f"a{i}" for i in range(200)}
+
+    async def wrong(rate: float) -> set[str]:
+        provider = sim(answers=answers, wrong_rate=rate, wrong_text="no idea")
+        return {q for q in answers if (await provider.complete(ask(q), timeout=1)).content == "no idea"}
+
+    low, again, high = await wrong(0.1), await wrong(0.1), await wrong(0.3)
+    assert low == again  # decided by the input, not by a random draw
+    assert low < high  # a higher rate only adds wrong inputs
+    assert 10 <= len(low) <= 30 and 40 <= len(high) <= 80
+    assert await wrong(0.0) == set()

@@ -15,11 +15,11 @@ from runwell.store.migrations import pending_migrations, sqlite_statements
 
 # Tests build histories from MIGRATIONS plus this stand-in next migration, so they keep
 # working as real migrations are appended.
-EVAL_RUNS = Migration(
+NEXT = Migration(
     len(MIGRATIONS) + 1,
-    "eval_runs",
-    "CREATE TABLE eval_runs (id TEXT PRIMARY KEY, note TEXT DEFAULT 'a;b');",
-    "CREATE TABLE eval_runs (id TEXT PRIMARY KEY, note TEXT DEFAULT 'a;b');",
+    "next_stand_in",
+    "CREATE TABLE next_stand_in (id TEXT PRIMARY KEY, note TEXT DEFAULT 'a;b');",
+    "CREATE TABLE next_stand_in (id TEXT PRIMARY KEY, note TEXT DEFAULT 'a;b');",
 )
 
 
@@ -68,7 +68,7 @@ def test_upgrading_applies_only_the_new_migration(
     old.close()
     before = _history(kind, where)
 
-    upgraded = _open(kind, where, (*MIGRATIONS, EVAL_RUNS))
+    upgraded = _open(kind, where, (*MIGRATIONS, NEXT))
     try:
         # The applied migrations use CREATE TABLE / ADD COLUMN without IF NOT EXISTS: running them
         # again would fail.
@@ -78,34 +78,34 @@ def test_upgrading_applies_only_the_new_migration(
     after = _history(kind, where)
     assert after[: len(before)] == before
     assert [(n, name) for n, name, _ in after] == [
-        *((m.number, m.name) for m in MIGRATIONS), (EVAL_RUNS.number, "eval_runs")]
+        *((m.number, m.name) for m in MIGRATIONS), (NEXT.number, "next_stand_in")]
 
 
 def test_a_database_from_a_newer_runwell_is_refused(db: tuple[str, str]) -> None:
     kind, where = db
-    _open(kind, where, (*MIGRATIONS, EVAL_RUNS)).close()
+    _open(kind, where, (*MIGRATIONS, NEXT)).close()
     with pytest.raises(StoreError, match="newer runwell"):
         _open(kind, where, MIGRATIONS)
 
 
 def test_a_migration_recorded_under_another_name_is_refused(db: tuple[str, str]) -> None:
     kind, where = db
-    _open(kind, where, (*MIGRATIONS, EVAL_RUNS)).close()
-    renamed = Migration(EVAL_RUNS.number, "audit_log", EVAL_RUNS.sqlite_sql, EVAL_RUNS.postgres_sql)
+    _open(kind, where, (*MIGRATIONS, NEXT)).close()
+    renamed = Migration(NEXT.number, "audit_log", NEXT.sqlite_sql, NEXT.postgres_sql)
     with pytest.raises(StoreError, match="diverged"):
         _open(kind, where, (*MIGRATIONS, renamed))
 
 
 def test_a_failing_migration_leaves_nothing_half_applied(db: tuple[str, str]) -> None:
     kind, where = db
-    broken = Migration(EVAL_RUNS.number, "broken", "CREATE TABLE t2 (id INTEGER); SELECT nope FROM nowhere;",
+    broken = Migration(NEXT.number, "broken", "CREATE TABLE t2 (id INTEGER); SELECT nope FROM nowhere;",
                        "CREATE TABLE t2 (id INTEGER); SELECT nope FROM nowhere;")
     with pytest.raises(StoreError):
         _open(kind, where, (*MIGRATIONS, broken))
     # Everything ran in one transaction, so not even the earlier migrations were kept; had they
     # been, reopening would fail on their CREATE TABLE.
-    _open(kind, where, (*MIGRATIONS, EVAL_RUNS)).close()
-    assert [n for n, _, _ in _history(kind, where)] == [*(m.number for m in MIGRATIONS), EVAL_RUNS.number]
+    _open(kind, where, (*MIGRATIONS, NEXT)).close()
+    assert [n for n, _, _ in _history(kind, where)] == [*(m.number for m in MIGRATIONS), NEXT.number]
 
 
 @pytest.mark.postgres

@@ -142,8 +142,16 @@ def demo(
                 console.print(_describe(record), highlight=False)
     finally:
         store.close()
+    _eval_step(console, directory)
     console.print(f"Explore: cd {os.path.relpath(directory)} && runwell requests list "
                   "(or runwell requests show ID)")
+
+
+def _eval_step(console: Console, directory: Path) -> None:
+    """Step 5: compare champion and challenger on the feature's eval set, and show the gate."""
+    from runwell.cli._eval_demo import compare_champion_challenger
+
+    compare_champion_challenger(console, directory / "runwell.yaml", step=5)
 
 
 def register(root: typer.Typer) -> None:

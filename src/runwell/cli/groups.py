@@ -25,5 +25,6 @@ REGISTRARS: tuple[Callable[[typer.Typer], None], ...] = (
     _lazy("runwell.cli.demo"),
     _lazy("runwell.cli.keys"),
     _lazy("runwell.cli.requests"),
+    _lazy("runwell.cli.eval"),
     _lazy("runwell.cli.audit"),
 )

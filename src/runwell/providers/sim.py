@@ -9,6 +9,12 @@ Answers by ``mode``:
   so a test can ``orjson.loads(result.content)`` and check the prompt template, the parameters
   and the variant's model that reached the provider.
 
+Per-input answers (eval tests and drills): when the last user message is a key of
+``config.answers``, the answer is its value instead of the mode's. ``wrong_rate`` makes a fixed
+fraction of those inputs answer ``wrong_text`` instead; which ones is decided by a hash of the
+input (and of ``seed``, when set), never by the random draw, so the same case is always right or
+always wrong, and the inputs wrong at a rate are a subset of those wrong at any higher rate.
+
 Each call, in this order: during an outage window every call fails at once with
 ``upstream_http_<status>``; else one random draw picks at most one fault, the rates taking
 consecutive bands of ``[0, 1)`` (error, timeout, malformed, empty, then for streams cut stream);
@@ -28,6 +34,7 @@ finish reason and the usage.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import random
 import re
@@ -184,6 +191,11 @@ class SimProvider:
 
     def _answer(self, request: ChatRequest) -> str:
         c = self._config
+        if c.answers:
+            text = _last_user_text(request)
+            known = c.answers.get(text)
+            if known is not None:
+                return c.wrong_text if self._wrong(text) else known
         if c.mode == "echo":
             received = {
                 "model": request.model,
@@ -197,6 +209,23 @@ class SimProvider:
             self._turn += 1
             return answer
         return c.text
+
+    def _wrong(self, text: str) -> bool:
+        """Whether ``text`` falls in the ``wrong_rate`` fraction (a hash, not a draw)."""
+        rate = self._config.wrong_rate
+        if rate <= 0.0:
+            return False
+        seed = "" if self._config.seed is None else str(self._config.seed)
+        digest = hashlib.sha256(f"{seed}\0{text}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2.0**64 < rate
+
+
+def _last_user_text(request: ChatRequest) -> str:
+    for message in reversed(request.messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else ""
+    return ""
 
 
 def _usage(request: ChatRequest, content: str) -> Usage:

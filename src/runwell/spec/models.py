@@ -326,6 +326,13 @@ class EvalGate(_Section):
     critical_tag: NonEmptyStr | None = Field(
         default=None, description="cases with this tag must all pass"
     )
+    pinned_baseline: float | None = Field(
+        default=None, ge=0, le=1,
+        description="mean score pinned when the champion shipped; fail below it minus tolerance",
+    )
+    max_slice_gap: float | None = Field(
+        default=None, ge=0, le=1, description="largest allowed score gap between slices (tags)"
+    )
 
 
 class Evals(_Section):

@@ -116,6 +116,14 @@ class SimProviderConfig(_Strict):
     empty_rate: float = Field(0.0, ge=0, le=1)
     cut_stream_rate: float = Field(0.0, ge=0, le=1)
     outages: list[OutageWindow] = Field(default_factory=list)
+    answers: dict[str, str] = Field(
+        default_factory=dict,
+        description="last user message -> answer; other inputs get the mode's answer (evals)",
+    )
+    wrong_rate: float = Field(
+        0.0, ge=0, le=1, description="fraction of `answers` inputs answered with wrong_text instead"
+    )
+    wrong_text: str = Field("I do not know.", description="the answer for a wrong_rate input")
 
 
 ProviderConfig = Annotated[

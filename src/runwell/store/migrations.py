@@ -157,6 +157,48 @@ CREATE TABLE health (
 );
 """
 
+# Eval runs (runwell.evals.runstore): one row per run, one per (case, repeat) as it completes.
+# ``scores`` is the JSON list of each scorer's score; ``score``/``passed`` their combination.
+_M4_EVAL_RUNS = """
+CREATE TABLE eval_runs (
+    run_id TEXT PRIMARY KEY,
+    feature TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    provider TEXT,
+    model TEXT,
+    spec_version TEXT,
+    prompt_version TEXT,
+    suite TEXT NOT NULL,
+    dataset_name TEXT NOT NULL,
+    dataset_hash TEXT NOT NULL,
+    case_count INTEGER NOT NULL,
+    repeats INTEGER NOT NULL,
+    scorers TEXT NOT NULL,
+    started_at {real} NOT NULL,
+    finished_at {real},
+    status TEXT NOT NULL
+);
+CREATE INDEX eval_runs_variant ON eval_runs (feature, variant, dataset_hash, started_at);
+CREATE INDEX eval_runs_started ON eval_runs (started_at);
+CREATE TABLE eval_results (
+    run_id TEXT NOT NULL REFERENCES eval_runs (run_id) ON DELETE CASCADE,
+    case_id TEXT NOT NULL,
+    repeat_index INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    output TEXT,
+    score {real},
+    passed {bool},
+    scores TEXT NOT NULL,
+    latency_ms {real},
+    input_tokens {int},
+    output_tokens {int},
+    cost_usd {real},
+    error TEXT,
+    created_at {real} NOT NULL,
+    PRIMARY KEY (run_id, case_id, repeat_index)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests_and_api_keys", _M1_SQLITE, _M1_POSTGRES),
     Migration(
@@ -166,6 +208,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE requests ADD COLUMN provider_kind TEXT;",
     ),
     Migration(3, "audit_log", AUDIT_SQLITE_DDL, AUDIT_POSTGRES_DDL),
+    Migration(
+        4,
+        "eval_runs",
+        _M4_EVAL_RUNS.format(real="REAL", bool="INTEGER", int="INTEGER"),
+        _M4_EVAL_RUNS.format(real="DOUBLE PRECISION", bool="BOOLEAN", int="BIGINT"),
+    ),
 )
 """Every migration, in order. Append new ones here (see the module docstring)."""
 
