@@ -244,3 +244,17 @@ async def test_wrong_rate_picks_the_same_inputs_every_time_and_nests_by_rate() -
     assert low < high  # a higher rate only adds wrong inputs
     assert 10 <= len(low) <= 30 and 40 <= len(high) <= 80
     assert await wrong(0.0) == set()
+
+
+async def test_answers_are_found_inside_a_templated_user_message() -> None:
+    from runwell.providers.base import ChatRequest
+    from runwell.providers.sim import SimProvider
+    from runwell.spec.providers import SimProviderConfig
+
+    sim = SimProvider("s", SimProviderConfig(kind="sim", answers={"capital of France?": "Paris.",
+                                                                  "France?": "Too short a key."}))
+    wrapped = ChatRequest(model="m", messages=[
+        {"role": "user", "content": "Request: What is the capital of France?\nAnswer:"}])
+    assert (await sim.complete(wrapped, timeout=5)).content == "Paris."
+    other = ChatRequest(model="m", messages=[{"role": "user", "content": "Hello"}])
+    assert (await sim.complete(other, timeout=5)).content != "Paris."

@@ -10,7 +10,8 @@ Answers by ``mode``:
   and the variant's model that reached the provider.
 
 Per-input answers (eval tests and drills): when the last user message is a key of
-``config.answers``, the answer is its value instead of the mode's. ``wrong_rate`` makes a fixed
+``config.answers`` (or, failing that, contains one: the longest wins), the answer is its value
+instead of the mode's. ``wrong_rate`` makes a fixed
 fraction of those inputs answer ``wrong_text`` instead; which ones is decided by a hash of the
 input (and of ``seed``, when set), never by the random draw, so the same case is always right or
 always wrong, and the inputs wrong at a rate are a subset of those wrong at any higher rate.
@@ -193,9 +194,9 @@ class SimProvider:
         c = self._config
         if c.answers:
             text = _last_user_text(request)
-            known = c.answers.get(text)
-            if known is not None:
-                return c.wrong_text if self._wrong(text) else known
+            key = text if text in c.answers else self._contained_key(text)
+            if key is not None:
+                return c.wrong_text if self._wrong(key) else c.answers[key]
         if c.mode == "echo":
             received = {
                 "model": request.model,
@@ -209,6 +210,12 @@ class SimProvider:
             self._turn += 1
             return answer
         return c.text
+
+    def _contained_key(self, text: str) -> str | None:
+        """The longest ``answers`` key inside ``text``: a prompt template that wraps the user's
+        message (``Request: {{ input }}``) still finds its scripted answer."""
+        found = [key for key in self._config.answers if key and key in text]
+        return max(found, key=len) if found else None
 
     def _wrong(self, text: str) -> bool:
         """Whether ``text`` falls in the ``wrong_rate`` fraction (a hash, not a draw)."""
