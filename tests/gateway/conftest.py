@@ -140,7 +140,8 @@ class Gateway:
 
 
 def start_gateway(root: Path, *, db: str | None = None, extra_env: dict[str, str] | None = None,
-                  specs: tuple[str, ...] = ("runwell.yaml", "notes/runwell.yaml")) -> Gateway:
+                  specs: tuple[str, ...] = ("runwell.yaml", "notes/runwell.yaml"),
+                  extra_args: tuple[str, ...] = ()) -> Gateway:
     key_args = ["keys", "create", f"tests-{os.urandom(4).hex()}", "--dir", str(root)] + (["--db", db] if db else [])
     out = runwell(*key_args, cwd=root).stdout
     key = re.search(r"rw-[A-Za-z0-9_\-]+", out)
@@ -151,6 +152,7 @@ def start_gateway(root: Path, *, db: str | None = None, extra_env: dict[str, str
         args += ["--spec", str(root / spec)]
     if db:
         args += ["--db", db]
+    args += list(extra_args)
     env = {**os.environ, "TEST_UPSTREAM_KEY": "upstream-test-key", "TEST_ANTHROPIC_KEY": "anthropic-test-key",
            "RUNWELL_ADMIN_TOKEN": ADMIN_TOKEN, **(extra_env or {})}
     log = open(root / f"gateway-{port}.log", "wb")  # a file, not a pipe: a full pipe would block it

@@ -302,3 +302,21 @@ def test_user_ids_are_keyed_hashes_when_the_spec_asks(tmp_path: Path) -> None:
     users = [e["user"] for e in entries(root) if e["type"] == "decision"]
     assert len(users) == 2 and users[0] == users[1]
     assert users[0].startswith("hmac-sha256:") and "alice" not in users[0]
+
+
+def test_checkpoint_policy_is_configurable(tmp_path: Path) -> None:
+    root = tmp_path / "f"
+    runwell("init", "helpdesk", "--provider", "sim", "--dir", str(root), cwd=tmp_path)
+    gw = start_gateway(root, specs=("runwell.yaml",), extra_args=("--checkpoint-every", "2",
+                                                                  "--checkpoint-seconds", "3600"))
+    try:
+        client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
+        for _ in range(4):
+            client.chat.completions.create(model="helpdesk", messages=MSG)
+    finally:
+        stop_gateway(gw)
+    report = runwell("audit", "verify", "--dir", str(root), cwd=root).stdout
+    checkpoints = int(re.search(r"(\d+) checkpoints verified", report).group(1))
+    # 6 entries (key, deploy, 4 decisions) signed every 2 entries: at least 3 checkpoints, where
+    # the default policy (100 entries / 10 s) would leave only the one signed at shutdown.
+    assert checkpoints >= 3, report

@@ -31,6 +31,10 @@ def serve(
         "the spec; generated on first start]", show_default=False)] = None,
     audit_public: Annotated[bool, typer.Option(
         help="Serve /audit/checkpoint and proofs without a key (entries still need one).")] = False,
+    checkpoint_every: Annotated[int, typer.Option(
+        help="Sign an audit checkpoint at least every N entries...", min=1)] = 100,
+    checkpoint_seconds: Annotated[float, typer.Option(
+        help="...or every T seconds, whichever comes first.", min=0.1)] = 10.0,
 ) -> None:
     """Serve POST /v1/chat/completions, /v1/models, /healthz, /readyz and /metrics."""
     from runwell.gateway.app import GatewayApp
@@ -45,7 +49,9 @@ def serve(
     try:
         gateway = build_gateway(GatewaySettings(spec_paths=paths, db_url=db,
                                                 max_body_bytes=max_body_bytes,
-                                                audit_key_path=audit_key, audit_public=audit_public))
+                                                audit_key_path=audit_key, audit_public=audit_public,
+                                                checkpoint_every_entries=checkpoint_every,
+                                                checkpoint_every_seconds=checkpoint_seconds))
     except SpecError as exc:
         for problem in exc.problems:
             typer.echo(str(problem))

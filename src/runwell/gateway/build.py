@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runwell.audit.log import CheckpointPolicy
 from runwell.audit.open import AuditHandle, default_actor, last_change, open_audit_log, record_change
 from runwell.errors import ConfigError
 from runwell.gateway.audit import AuditTrail
@@ -40,6 +41,8 @@ class GatewaySettings:
     admin_token_env: str = "RUNWELL_ADMIN_TOKEN"
     audit_key_path: Path | None = None
     audit_public: bool = False
+    checkpoint_every_entries: int = 100
+    checkpoint_every_seconds: float = 10.0
     max_body_bytes: int = 1 << 20
     key_refresh_s: float = 2.0
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
@@ -119,8 +122,9 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         sinks.append(otel)
         _log.info("exporting OpenTelemetry spans over OTLP")
     recorder = Recorder(sinks, metrics=metrics)
+    policy = CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
     audit = open_audit_log(base_dir, settings.db_url, key_path=settings.audit_key_path,
-                           environ=settings.environ)
+                           policy=policy, environ=settings.environ)
     _record_deploys(audit, specs, settings.environ)
     token = settings.environ.get(settings.admin_token_env) or None
     return Gateway(
