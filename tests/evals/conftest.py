@@ -9,19 +9,13 @@ user postgres, database test); the session creates its own database and drops it
 from __future__ import annotations
 
 import json
-import os
-import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 import yaml
-from psycopg import sql
 
-ADMIN_URL = os.environ.get("RUNWELL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 QUESTIONS = {f"question {i}?": f"answer-{i}" for i in range(60)}
 """Sixty cases: enough for an exact McNemar test to see six broken cases (p ~ 0.03)."""
@@ -108,32 +102,6 @@ def make_project(tmp_path: Path) -> MakeProject:
         return write_project(root or tmp_path / "project", **options)
 
     return make
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """URL of a database created for this test session and dropped after it."""
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {ADMIN_URL}: {exc}")
-    name = f"runwell_evals_{os.getpid()}_{secrets.token_hex(4)}"
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = urlsplit(ADMIN_URL)
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-    finally:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> str:
-    """URL of an empty schema of its own (via search_path) in the session database."""
-    schema = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    return f"{pg_database}?options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

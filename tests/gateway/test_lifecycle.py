@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import shutil
 import signal
 import socketserver
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -21,7 +18,7 @@ import openai
 import psycopg
 import pytest
 
-from tests.gateway.conftest import RUNWELL, Gateway, free_port, runwell, start_gateway, stop_gateway
+from tests.gateway.conftest import RUNWELL, free_port, runwell, start_gateway, stop_gateway
 
 MSG = [{"role": "user", "content": "hello"}]
 

@@ -96,10 +96,10 @@ def test_content_needs_both_the_feature_and_the_env_switch(
     if captured:
         assert json.loads(str(attrs["gen_ai.input.messages"])) == [
             {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
-            {"role": "user", "parts": [{"type": "text", "content": "Where is my order?"}]},
+            {"role": "user", "parts": [{"type": "text", "content": "Où est ma commande ? 📦"}]},
         ]
         assert json.loads(str(attrs["gen_ai.output.messages"])) == [
-            {"role": "assistant", "parts": [{"type": "text", "content": "It arrives tomorrow."}],
+            {"role": "assistant", "parts": [{"type": "text", "content": "Elle arrive demain."}],
              "finish_reason": "stop"},
         ]
 

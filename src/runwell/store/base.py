@@ -18,6 +18,7 @@ from runwell.errors import ConfigError, StoreError
 from runwell.telemetry.record import RECORD_FIELDS, RequestRecord
 
 __all__ = [
+    "list_records_query",
     "MIN_PREFIX_LEN",
     "ApiKey",
     "RecordStore",
@@ -160,6 +161,25 @@ def record_from_row(row: Sequence[Any]) -> RequestRecord:
 
 
 # The helpers below are shared by the SQL backends so both say the same thing the same way.
+
+
+def list_records_query(columns: str, *, feature: str | None, since: float | None, limit: int,
+                       placeholder: str) -> tuple[str, tuple[object, ...]]:
+    """The newest-first ``SELECT`` behind ``list_records``, in either dialect's placeholder."""
+    if limit < 1:
+        raise ConfigError(f"limit must be at least 1, got {limit}")
+    clauses: list[str] = []
+    params: list[object] = []
+    if feature is not None:
+        clauses.append(f"feature = {placeholder}")
+        params.append(feature)
+    if since is not None:
+        clauses.append(f"started_at >= {placeholder}")
+        params.append(since)
+    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+    sql = (f"SELECT {columns} FROM requests {where}"
+           f"ORDER BY started_at DESC, request_id DESC LIMIT {placeholder}")
+    return sql, (*params, limit)
 
 
 def unique_prefix_match(prefix: str, rows: Sequence[Sequence[Any]], where: str) -> RequestRecord | None:

@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from runwell.errors import ConfigError, StoreError
+from runwell.errors import StoreError
 from runwell.store.base import (
     MIN_PREFIX_LEN,
     ApiKey,
     check_key_name,
     duplicate_key_name,
     hash_secret,
+    list_records_query,
     new_key_material,
     record_from_row,
     record_to_row,
@@ -146,23 +147,10 @@ class SQLiteStore:
         self, *, feature: str | None = None, since: float | None = None, limit: int = 50
     ) -> list[RequestRecord]:
         """See :meth:`RecordStore.list_records`."""
-        if limit < 1:
-            raise ConfigError(f"limit must be at least 1, got {limit}")
-        clauses: list[str] = []
-        params: list[object] = []
-        if feature is not None:
-            clauses.append("feature = ?")
-            params.append(feature)
-        if since is not None:
-            clauses.append("started_at >= ?")
-            params.append(since)
-        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-        sql = (
-            f"SELECT {_COLUMNS} FROM requests {where}"
-            "ORDER BY started_at DESC, request_id DESC LIMIT ?"
-        )
+        sql, params = list_records_query(_COLUMNS, feature=feature, since=since, limit=limit,
+                                         placeholder="?")
         with self._use("list request records") as db:
-            rows = db.execute(sql, (*params, limit)).fetchall()
+            rows = db.execute(sql, params).fetchall()
         return [record_from_row(row) for row in rows]
 
     def get_record(self, request_id: str) -> RequestRecord | None:
