@@ -8,6 +8,7 @@ app flushes every request record to the store before the process exits.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import socket
 
@@ -30,7 +31,7 @@ def serve(app: GatewayApp, *, host: str, port: int, graceful_s: float = 30.0,
         lifespan="on",
         access_log=False,
         log_level=log_level,
-        timeout_graceful_shutdown=graceful_s,
+        timeout_graceful_shutdown=math.ceil(graceful_s),
         server_header=False,
         date_header=False,
     )

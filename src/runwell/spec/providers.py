@@ -85,10 +85,10 @@ class LatencyConfig(_Strict):
     """Latency of the simulated model: ``fixed`` uses p50; ``lognormal`` fits p50 and p99."""
 
     dist: Literal["fixed", "uniform", "lognormal"] = "fixed"
-    p50: float = Field(0.0, ge=0)
-    p99: float | None = Field(None, ge=0)
-    min: float = Field(0.0, ge=0)
-    max: float | None = Field(None, ge=0)
+    p50: float = Field(default=0.0, ge=0)
+    p99: float | None = Field(default=None, ge=0)
+    min: float = Field(default=0.0, ge=0)
+    max: float | None = Field(default=None, ge=0)
 
 
 class OutageWindow(_Strict):
