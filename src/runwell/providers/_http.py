@@ -29,6 +29,7 @@ from runwell.providers.registry import TimeoutSettings
 __all__ = [
     "PROBE_TIMEOUT",
     "HttpPool",
+    "probe_get",
     "decode_json",
     "drain",
     "encode_json",
@@ -202,3 +203,13 @@ async def drain(resp: aiohttp.ClientResponse) -> None:
         await resp.content.read()
     except (aiohttp.ClientError, OSError, TimeoutError):
         resp.close()
+
+
+async def probe_get(pool: HttpPool, provider: str, url: str, headers: dict[str, str]) -> None:
+    """Readiness probe: ``GET url`` must answer 2xx within :data:`PROBE_TIMEOUT`."""
+    try:
+        async with pool.session().get(url, headers=headers, timeout=PROBE_TIMEOUT) as resp:
+            if resp.status >= 300:
+                raise status_error(provider, resp.status, await resp.read())
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise transport_error(provider, exc, url=url) from exc

@@ -17,12 +17,12 @@ import orjson
 
 from runwell.errors import ProviderError
 from runwell.providers._http import (
-    PROBE_TIMEOUT,
     HttpPool,
     decode_json,
     drain,
     encode_json,
     malformed,
+    probe_get,
     status_error,
     transport_error,
 )
@@ -150,15 +150,7 @@ class OpenAIProvider:
                 "set api_key_env: null for an upstream that needs no key",
                 error_class="missing_api_key",
             )
-        url = self._models_url
-        try:
-            async with self._http.session().get(
-                url, headers=self._headers, timeout=PROBE_TIMEOUT
-            ) as resp:
-                if resp.status >= 300:
-                    raise status_error(self.name, resp.status, await resp.read())
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise transport_error(self.name, exc, url=url) from exc
+        await probe_get(self._http, self.name, self._models_url, self._headers)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
