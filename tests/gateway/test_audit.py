@@ -256,8 +256,13 @@ def test_kill_9_under_load_loses_no_answered_decision(tmp_path: Path) -> None:
     logged = {e["request_id"] for e in entries(root) if e["type"] == "decision"}
     missing = [rid for rid in answered if rid not in logged]
     assert not missing, f"{len(missing)} answered requests have no audit entry"
-    # The gateway reopens the log (its tree is rebuilt and checked against the last checkpoint).
+    # Restarting reopens the log (its tree is rebuilt and checked against the last checkpoint)
+    # and rebuilds any request record the kill cut off from its audit entry: nothing answered is
+    # left without a record.
     stop_gateway(start_gateway(root, specs=("runwell.yaml",)))
+    with sqlite3.connect(root / ".runwell" / "runwell.db") as db:
+        stored = {rid for (rid,) in db.execute("SELECT request_id FROM requests")}
+    assert not [rid for rid in answered if rid not in stored]
 
 
 @pytest.mark.postgres

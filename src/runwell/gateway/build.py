@@ -16,6 +16,7 @@ from runwell.gateway.audit import AuditTrail
 from runwell.gateway.app import Gateway
 from runwell.gateway.auth import AdminToken
 from runwell.gateway.enforcement import declared_not_enforced
+from runwell.gateway.recovery import recover_lost_records
 from runwell.gateway.runtime import Catalog, FeatureRuntime, VariantRuntime
 from runwell.providers.base import Provider
 from runwell.providers.registry import build_provider
@@ -126,6 +127,7 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     audit = open_audit_log(base_dir, settings.db_url, key_path=settings.audit_key_path,
                            policy=policy, environ=settings.environ)
     _record_deploys(audit, specs, settings.environ)
+    recover_lost_records(audit.log, store)
     token = settings.environ.get(settings.admin_token_env) or None
     return Gateway(
         catalog=catalog,
