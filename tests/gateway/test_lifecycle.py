@@ -116,7 +116,9 @@ def test_spans_are_exported_over_otlp_with_genai_attributes(project: Path) -> No
                                            "OTEL_BSP_SCHEDULE_DELAY": "100"})
     try:
         client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
-        client.chat.completions.create(model="support", messages=MSG)
+        client.chat.completions.create(
+            model="support", messages=MSG,
+            extra_headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
     finally:
         stop_gateway(gw)  # shutdown flushes the span processor
         server.shutdown()
@@ -126,6 +128,9 @@ def test_spans_are_exported_over_otlp_with_genai_attributes(project: Path) -> No
         req = ExportTraceServiceRequest.FromString(body)
         spans += [s for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans]
     span = next(s for s in spans if s.name == "chat gpt-4o-mini")
+    # The span sits under the caller's span, in the caller's trace.
+    assert span.trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert span.parent_span_id.hex() == "00f067aa0ba902b7"
     attrs = {a.key: a.value for a in span.attributes}
     assert attrs["gen_ai.operation.name"].string_value == "chat"
     assert attrs["gen_ai.provider.name"].string_value == "openai"

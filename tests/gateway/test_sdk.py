@@ -52,7 +52,8 @@ async def test_async_client_and_traceparent_joins_the_callers_trace(gateway: Gat
         extra_headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
     answer = raw.parse()
     assert answer.choices[0].message.content == "Hello from the mock upstream."
-    assert gateway.record(raw.headers["x-request-id"])["trace_id"] == trace
+    record = gateway.record(raw.headers["x-request-id"])
+    assert record["trace_id"] == trace and record["parent_span_id"] == "00f067aa0ba902b7"
     await aclient.close()
 
 

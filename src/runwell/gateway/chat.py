@@ -42,13 +42,14 @@ def _header_text(scope: Scope, name: bytes) -> str | None:
     return raw.decode("utf-8", "replace") if raw else None
 
 
-def new_trace_id(traceparent: bytes | None) -> str:
-    """The trace id from a W3C ``traceparent`` header, or a fresh random one."""
+def new_trace_id(traceparent: bytes | None) -> tuple[str, str | None]:
+    """``(trace id, parent span id)`` from a W3C ``traceparent`` header, or a fresh trace id."""
     if traceparent is not None and len(traceparent) == 55:
-        trace = traceparent[3:35]
-        if traceparent[2:3] == b"-" and _HEX.issuperset(trace) and trace != b"0" * 32:
-            return trace.decode()
-    return os.urandom(16).hex()
+        trace, span = traceparent[3:35], traceparent[36:52]
+        if (traceparent[2:3] == b"-" and traceparent[35:36] == b"-" and _HEX.issuperset(trace)
+                and _HEX.issuperset(span) and trace != b"0" * 32 and span != b"0" * 16):
+            return trace.decode(), span.decode()
+    return os.urandom(16).hex(), None
 
 
 @dataclass(slots=True)
@@ -105,7 +106,7 @@ class ChatHandler:
         started_at = time.time()
         t0 = time.perf_counter()
         request_id = os.urandom(12).hex()
-        trace_id = new_trace_id(header(scope, b"traceparent"))
+        trace_id, parent_span_id = new_trace_id(header(scope, b"traceparent"))
         out = _Outcome()
         key_id: str | None = None
         feature: FeatureRuntime | None = None
@@ -159,8 +160,8 @@ class ChatHandler:
             await send_error(send, 500, f"internal error in runwell; quote request id {request_id}",
                              type="server_error", request_id=request_id)
         finally:
-            self._record(request_id, trace_id, started_at, t0, key_id, user, feature, variant,
-                         body, prompt, out)
+            self._record(request_id, trace_id, parent_span_id, started_at, t0, key_id, user,
+                         feature, variant, body, prompt, out)
 
     async def _whole(self, send: Send, feature: FeatureRuntime, variant: VariantRuntime,
                      request: ChatRequest, request_id: str, label: str,
@@ -314,7 +315,8 @@ class ChatHandler:
         await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(payload) + b"\n\n",
                     "more_body": True})
 
-    def _record(self, request_id: str, trace_id: str, started_at: float, t0: float,
+    def _record(self, request_id: str, trace_id: str, parent_span_id: str | None,
+                started_at: float, t0: float,
                 key_id: str | None, user: str | None, feature: FeatureRuntime | None,
                 variant: VariantRuntime | None, body: ChatBody | None,
                 prompt: list[dict[str, Any]] | None, out: _Outcome) -> None:
@@ -328,6 +330,7 @@ class ChatHandler:
         self._submit(RequestRecord(
             request_id=request_id,
             trace_id=trace_id,
+            parent_span_id=parent_span_id,
             started_at=started_at,
             feature=feature.name if feature else None,
             variant=variant.name if variant else None,

@@ -214,6 +214,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         _M4_EVAL_RUNS.format(real="REAL", bool="INTEGER", int="INTEGER"),
         _M4_EVAL_RUNS.format(real="DOUBLE PRECISION", bool="BOOLEAN", int="BIGINT"),
     ),
+    Migration(
+        5,
+        "request_parent_span_id",
+        "ALTER TABLE requests ADD COLUMN parent_span_id TEXT;",
+        "ALTER TABLE requests ADD COLUMN parent_span_id TEXT;",
+    ),
 )
 """Every migration, in order. Append new ones here (see the module docstring)."""
 

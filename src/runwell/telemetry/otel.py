@@ -116,7 +116,7 @@ class OtelSink:
         end_ns = start_ns + round((record.latency_ms or 0.0) * 1e6)
         span = self._tracer.start_span(
             f"chat {record.model}" if record.model else "chat",
-            context=self._parent(record.trace_id),
+            context=self._parent(record.trace_id, record.parent_span_id),
             kind=SpanKind.CLIENT,
             attributes=self._attributes(record),
             start_time=start_ns,
@@ -125,19 +125,20 @@ class OtelSink:
             span.set_status(Status(StatusCode.ERROR, record.error_message))
         span.end(end_time=end_ns)
 
-    def _parent(self, trace_id: str) -> Context | None:
-        # The gateway took the record's trace id from the client's traceparent (or made one);
-        # a remote, non-recording parent with that id puts our span into the client's trace.
-        # The record does not keep the client's span id, so the parent's span id is synthetic.
+    def _parent(self, trace_id: str, parent_span_id: str | None) -> Context | None:
+        # The gateway took the record's trace id and the caller's span id from its traceparent
+        # (or made a trace id); a remote, non-recording parent with those ids puts our span under
+        # the caller's span. Without a caller span id, the parent's span id is synthetic.
         try:
             tid = int(trace_id, 16)
+            sid = int(parent_span_id, 16) if parent_span_id else 0
         except ValueError:
             return None
         if len(trace_id) != 32 or tid == 0:
             return None
         parent = SpanContext(
             trace_id=tid,
-            span_id=self._ids.generate_span_id(),
+            span_id=sid or self._ids.generate_span_id(),
             is_remote=True,
             trace_flags=TraceFlags(TraceFlags.SAMPLED),
         )

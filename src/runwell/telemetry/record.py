@@ -47,6 +47,7 @@ class RequestRecord:
     response_model: str | None = None
     prompt: list[dict[str, Any]] | None = None
     completion: str | None = None
+    parent_span_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of every field (for JSON output)."""
