@@ -14,7 +14,7 @@ from runwell.cli._store_opt import DbOption, DirOption, fail, opened_store
 __all__ = ["register"]
 
 KeyOption = Annotated[Path | None, typer.Option(
-    "--key", help="Signing key file [default: $RUNWELL_AUDIT_KEY_FILE or DIR/.runwell/audit.key]",
+    "--key", help="Signing key file (default: $RUNWELL_AUDIT_KEY_FILE or DIR/.runwell/audit.key)",
     show_default=False)]
 
 
@@ -63,7 +63,7 @@ def checkpoint(db: DbOption = None, project_dir: DirOption = Path("."), key: Key
 def export(
     fmt: Annotated[str, typer.Option("--format", help="Only jsonl: one leaf (canonical JSON) per line.")] = "jsonl",
     start: Annotated[int, typer.Option(min=0)] = 0,
-    end: Annotated[int | None, typer.Option(min=0, help="Exclusive [default: the log's size]")] = None,
+    end: Annotated[int | None, typer.Option(min=0, help="Exclusive (default: the log's size)")] = None,
     db: DbOption = None,
     project_dir: DirOption = Path("."),
 ) -> None:
@@ -84,7 +84,7 @@ def export(
 
 def prove(
     index: Annotated[int, typer.Argument(min=0)],
-    size: Annotated[int | None, typer.Option(help="Tree size [default: the log's size]")] = None,
+    size: Annotated[int | None, typer.Option(help="Tree size (default: the log's size)")] = None,
     db: DbOption = None,
     project_dir: DirOption = Path("."),
     key: KeyOption = None,
@@ -135,7 +135,7 @@ def verify(
     trusted_checkpoint: Annotated[Path | None, typer.Option(
         "--trusted-checkpoint", help="A signed checkpoint you kept earlier: check only what came after.")] = None,
     vkey: Annotated[str | None, typer.Option(
-        help="Verifier key [default: DIR/.runwell/audit.vkey]; the private key is not needed.")] = None,
+        help="Verifier key (default: DIR/.runwell/audit.vkey); the private key is not needed.")] = None,
     db: DbOption = None,
     project_dir: DirOption = Path("."),
     key: KeyOption = None,

@@ -18,7 +18,7 @@ __all__ = ["register"]
 def serve(
     spec: Annotated[list[Path] | None, typer.Option(
         "--spec", "-s", help="A runwell.yaml to serve; repeat for several features. "
-        "[default: ./runwell.yaml]", show_default=False)] = None,
+        "(default: ./runwell.yaml)", show_default=False)] = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.", min=0, max=65535)] = 8080,
     db: DbOption = None,
@@ -27,8 +27,8 @@ def serve(
         "--graceful-seconds", help="How long SIGTERM waits for in-flight requests.", min=0)] = 30.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     audit_key: Annotated[Path | None, typer.Option(
-        help="Audit signing key [default: $RUNWELL_AUDIT_KEY_FILE or .runwell/audit.key beside "
-        "the spec; generated on first start]", show_default=False)] = None,
+        help="Audit signing key (default: $RUNWELL_AUDIT_KEY_FILE or .runwell/audit.key beside "
+        "the spec; generated on first start)", show_default=False)] = None,
     audit_public: Annotated[bool, typer.Option(
         help="Serve /audit/checkpoint and proofs without a key (entries still need one).")] = False,
     checkpoint_every: Annotated[int, typer.Option(
