@@ -325,3 +325,19 @@ def test_checkpoint_policy_is_configurable(tmp_path: Path) -> None:
     # 6 entries (key, deploy, 4 decisions) signed every 2 entries: at least 3 checkpoints, where
     # the default policy (100 entries / 10 s) would leave only the one signed at shutdown.
     assert checkpoints >= 3, report
+
+
+def test_prove_and_consistency_cli_print_checked_hex_proofs(gateway: Gateway) -> None:
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=gateway.key, max_retries=0)
+    client.chat.completions.create(model="support", messages=MSG)
+    size = len(entries(gateway.root))
+    where = ("--dir", str(gateway.root))
+    proof = json.loads(runwell("audit", "prove", "0", "--size", str(size), *where, cwd=gateway.root).stdout)
+    assert proof["verified"] is True and proof["size"] == size
+    assert all(len(h) == 64 for h in proof["proof"])
+    cons = json.loads(runwell("audit", "consistency", "1", str(size), *where, cwd=gateway.root).stdout)
+    assert cons["verified"] is True and cons["from"] == 1 and cons["to"] == size
+    bad = runwell("audit", "prove", str(size + 5), *where, cwd=gateway.root, check=False)
+    assert bad.returncode == 2 and "INDEX < SIZE" in bad.stderr
+    bad = runwell("audit", "consistency", "3", "2", *where, cwd=gateway.root, check=False)
+    assert bad.returncode == 2 and "FROM <= TO" in bad.stderr
