@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
 from runwell.cli._store_opt import DbOption, DirOption, fail, opened_store
+
+if TYPE_CHECKING:
+    from runwell.audit.log import AuditLog
 
 __all__ = ["register"]
 
@@ -18,14 +23,20 @@ KeyOption = Annotated[Path | None, typer.Option(
     show_default=False)]
 
 
-def _open(db: str | None, project_dir: Path, key: Path | None) -> Any:
+@contextmanager
+def _opened_log(db: str | None, project_dir: Path, key: Path | None) -> Iterator[AuditLog]:
+    """The project's audit log (its key must exist), closed on exit."""
     from runwell.audit.errors import AuditError
     from runwell.audit.open import open_audit_log
 
     try:
-        return open_audit_log(project_dir, db, key_path=key, create_key=False)
+        handle = open_audit_log(project_dir, db, key_path=key, create_key=False)
     except AuditError as exc:
         fail(str(exc), code=2)
+    try:
+        yield handle.log
+    finally:
+        handle.close()
 
 
 def keygen(
@@ -53,11 +64,8 @@ def keygen(
 
 def checkpoint(db: DbOption = None, project_dir: DirOption = Path("."), key: KeyOption = None) -> None:
     """Print the latest signed checkpoint (signing one first if the log has none)."""
-    handle = _open(db, project_dir, key)
-    try:
-        typer.echo(handle.log.latest_checkpoint() or handle.log.checkpoint_now(), nl=False)
-    finally:
-        handle.close()
+    with _opened_log(db, project_dir, key) as log:
+        typer.echo(log.latest_checkpoint() or log.checkpoint_now(), nl=False)
 
 
 def export(
@@ -92,9 +100,7 @@ def prove(
     """Print (and check) the inclusion proof of entry INDEX, hashes in hex."""
     from runwell.audit.merkle import leaf_hash, verify_inclusion
 
-    handle = _open(db, project_dir, key)
-    try:
-        log = handle.log
+    with _opened_log(db, project_dir, key) as log:
         n = log.size if size is None else size
         if not index < n <= log.size:
             fail(f"need INDEX < SIZE <= {log.size} (the log's size); got {index} and {n}", code=2)
@@ -103,8 +109,6 @@ def prove(
         ok = verify_inclusion(lh, index, n, proof, root)
         typer.echo(json.dumps({"index": index, "size": n, "leaf_hash": lh.hex(), "root": root.hex(),
                                "proof": [h.hex() for h in proof], "verified": ok}, indent=2))
-    finally:
-        handle.close()
 
 
 def consistency(
@@ -117,9 +121,7 @@ def consistency(
     """Print (and check) the consistency proof between tree sizes FROM and TO."""
     from runwell.audit.merkle import verify_consistency
 
-    handle = _open(db, project_dir, key)
-    try:
-        log = handle.log
+    with _opened_log(db, project_dir, key) as log:
         if not old <= new <= log.size:
             fail(f"need FROM <= TO <= {log.size} (the log's size); got {old} and {new}", code=2)
         proof = log.consistency_proof(old, new)
@@ -127,8 +129,6 @@ def consistency(
         typer.echo(json.dumps({"from": old, "to": new, "old_root": r_old.hex(), "new_root": r_new.hex(),
                                "proof": [h.hex() for h in proof],
                                "verified": verify_consistency(old, new, r_old, r_new, proof)}, indent=2))
-    finally:
-        handle.close()
 
 
 def verify(
@@ -174,13 +174,10 @@ def explain(
     """Why did the model decide this? The entry, its proof, the prompt and the stored exchange."""
     from runwell.audit.explain import explain_request
 
-    handle = _open(db, project_dir, key)
-    try:
+    with _opened_log(db, project_dir, key) as log:
         with opened_store(db, project_dir) as store:
-            report = explain_request(handle.log, store, request_id,
+            report = explain_request(log, store, request_id,
                                      spec or (project_dir / "runwell.yaml"))
-    finally:
-        handle.close()
     if report is None:
         fail(f"no audit entry for request {request_id!r}; only requests that reached a model "
              "(or were answered instead of one) are in the audit log")
