@@ -31,7 +31,7 @@ class LoadResult:
         values = sorted(getattr(self, which))
         if not values:
             return float("nan")
-        return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+        return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
 
     @property
     def throughput(self) -> float:
@@ -75,8 +75,9 @@ async def _read_response(reader: asyncio.StreamReader, t0: float, ttft: list[flo
     return status
 
 
-async def _worker(host: str, port: int, request: bytes, deadline: float, count: list[int],
-                  total: int, result: LoadResult) -> None:
+async def _worker(
+    host: str, port: int, request: bytes, deadline: float, count: list[int], total: int, result: LoadResult
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline and count[0] < total:
@@ -100,20 +101,27 @@ async def _worker(host: str, port: int, request: bytes, deadline: float, count: 
 
 def build_request(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     """An HTTP/1.1 POST with keep-alive."""
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
-             f"Content-Length: {len(body)}", "Connection: keep-alive"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Connection: keep-alive",
+    ]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def run_load(host: str, port: int, request: bytes, *, concurrency: int, requests: int,
-                   max_seconds: float = 60.0) -> LoadResult:
+async def run_load(
+    host: str, port: int, request: bytes, *, concurrency: int, requests: int, max_seconds: float = 60.0
+) -> LoadResult:
     """Send ``requests`` requests over ``concurrency`` keep-alive connections."""
     result = LoadResult()
     count = [0]
     t0 = time.perf_counter()
     deadline = t0 + max_seconds
-    await asyncio.gather(*(_worker(host, port, request, deadline, count, requests, result)
-                           for _ in range(concurrency)))
+    await asyncio.gather(
+        *(_worker(host, port, request, deadline, count, requests, result) for _ in range(concurrency))
+    )
     result.wall_s = time.perf_counter() - t0
     return result

@@ -28,15 +28,19 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _loadgen import LoadResult, build_request, run_load  # noqa: E402
+from _loadgen import LoadResult, build_request, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 LITELLM_VENV = ROOT / "bench" / ".venv-litellm"
 TICK = os.sysconf("SC_CLK_TCK")
-BODY = json.dumps({"model": "MODEL", "messages": [
-    {"role": "user", "content": "Summarise: the printer on floor 3 is jammed again."}],
-    "max_tokens": 32}).encode()
+BODY = json.dumps(
+    {
+        "model": "MODEL",
+        "messages": [{"role": "user", "content": "Summarise: the printer on floor 3 is jammed again."}],
+        "max_tokens": 32,
+    }
+).encode()
 
 
 def free_port() -> int:
@@ -81,8 +85,9 @@ def body_for(model: str, stream: bool = False) -> bytes:
     return json.dumps(data).encode()
 
 
-async def measure(port: int, path: str, model: str, headers: dict[str, str], n: int,
-                  pid: int | None) -> dict[str, LoadResult | float]:
+async def measure(
+    port: int, path: str, model: str, headers: dict[str, str], n: int, pid: int | None
+) -> dict[str, LoadResult | float]:
     out: dict[str, LoadResult | float] = {}
     req = build_request("127.0.0.1", port, path, body_for(model), headers)
     await run_load("127.0.0.1", port, req, concurrency=4, requests=200)  # warm-up
@@ -97,9 +102,12 @@ async def measure(port: int, path: str, model: str, headers: dict[str, str], n: 
     return out
 
 
-def start(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        cmd, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def write_feature(work: Path, mock_port: int) -> None:
@@ -134,12 +142,28 @@ def main() -> None:
         wait_http(f"http://127.0.0.1:{mock_port}/v1/models")
         write_feature(work, mock_port)
         runwell = str(Path(PY).parent / "runwell")
-        out = subprocess.run([runwell, "keys", "create", "bench", "--dir", str(work)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [runwell, "keys", "create", "bench", "--dir", str(work)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         key = re.search(r"rw-[A-Za-z0-9_\-]+", out)
         assert key, f"no key in: {out}"
-        gw = start([runwell, "serve", "--spec", str(work / "runwell.yaml"), "--port", str(gw_port),
-                    "--log-level", "warning"], env={"BENCH_MOCK_KEY": "mock"}, cwd=work)
+        gw = start(
+            [
+                runwell,
+                "serve",
+                "--spec",
+                str(work / "runwell.yaml"),
+                "--port",
+                str(gw_port),
+                "--log-level",
+                "warning",
+            ],
+            env={"BENCH_MOCK_KEY": "mock"},
+            cwd=work,
+        )
         procs.append(gw)
         wait_http(f"http://127.0.0.1:{gw_port}/healthz")
         targets: list[tuple[str, int, str, dict[str, str], int | None]] = [
@@ -158,13 +182,16 @@ def main() -> None:
             # LiteLLM refuses to start without a master key; like runwell, it then checks a key on
             # every request, which keeps the comparison fair. The key lives only in this process.
             master = "sk-" + secrets.token_hex(24)
-            ll = start([str(exe), "--config", str(cfg), "--port", str(ll_port), "--num_workers", "1"],
-                       env={"BENCH_MOCK_KEY": "mock", "LITELLM_LOG": "ERROR",
-                            "LITELLM_MASTER_KEY": master}, cwd=work)
+            ll = start(
+                [str(exe), "--config", str(cfg), "--port", str(ll_port), "--num_workers", "1"],
+                env={"BENCH_MOCK_KEY": "mock", "LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": master},
+                cwd=work,
+            )
             procs.append(ll)
             wait_http(f"http://127.0.0.1:{ll_port}/health/liveliness", timeout=180)
-            targets.append(("litellm proxy", ll_port, "gpt-4o-mini",
-                            {"Authorization": f"Bearer {master}"}, ll.pid))
+            targets.append(
+                ("litellm proxy", ll_port, "gpt-4o-mini", {"Authorization": f"Bearer {master}"}, ll.pid)
+            )
         results = {}
         for name, port, model, headers, pid in targets:
             n = args.requests if name != "litellm proxy" else max(200, args.requests // 10)
@@ -190,37 +217,59 @@ def report(results: dict[str, dict[str, LoadResult | float]]) -> None:
         c1, c32, st = r["c1"], r["c32"], r["stream"]
         assert isinstance(c1, LoadResult) and isinstance(c32, LoadResult) and isinstance(st, LoadResult)
         assert isinstance(b1, LoadResult) and isinstance(b32, LoadResult) and isinstance(bs, LoadResult)
-        rows.append({
-            "target": name,
-            "c1_p50_ms": c1.pct(50), "c1_p99_ms": c1.pct(99),
-            "added_c1_p50_ms": c1.pct(50) - b1.pct(50), "added_c1_p99_ms": c1.pct(99) - b1.pct(99),
-            "c32_p50_ms": c32.pct(50), "c32_p99_ms": c32.pct(99),
-            "added_c32_p50_ms": c32.pct(50) - b32.pct(50), "added_c32_p99_ms": c32.pct(99) - b32.pct(99),
-            "rps_c32": c32.throughput,
-            "cpu_ms_per_req": r.get("cpu_ms"),
-            "stream_ttft_p50_ms": st.pct(50, "ttft_ms"),
-            "added_ttft_p50_ms": st.pct(50, "ttft_ms") - bs.pct(50, "ttft_ms"),
-            "errors": c1.errors + c32.errors + st.errors,
-        })
+        rows.append(
+            {
+                "target": name,
+                "c1_p50_ms": c1.pct(50),
+                "c1_p99_ms": c1.pct(99),
+                "added_c1_p50_ms": c1.pct(50) - b1.pct(50),
+                "added_c1_p99_ms": c1.pct(99) - b1.pct(99),
+                "c32_p50_ms": c32.pct(50),
+                "c32_p99_ms": c32.pct(99),
+                "added_c32_p50_ms": c32.pct(50) - b32.pct(50),
+                "added_c32_p99_ms": c32.pct(99) - b32.pct(99),
+                "rps_c32": c32.throughput,
+                "cpu_ms_per_req": r.get("cpu_ms"),
+                "stream_ttft_p50_ms": st.pct(50, "ttft_ms"),
+                "added_ttft_p50_ms": st.pct(50, "ttft_ms") - bs.pct(50, "ttft_ms"),
+                "errors": c1.errors + c32.errors + st.errors,
+            }
+        )
     by = {r["target"]: r for r in rows}
     ratios = {}
     if "litellm proxy" in by and "runwell" in by:
         ratios["throughput_runwell_over_litellm"] = by["runwell"]["rps_c32"] / by["litellm proxy"]["rps_c32"]
     if "runwell" in by:
         ratios["throughput_runwell_over_direct"] = by["runwell"]["rps_c32"] / by["direct (mock)"]["rps_c32"]
-    cols = ["target", "added_c1_p50_ms", "added_c1_p99_ms", "added_c32_p50_ms", "added_c32_p99_ms",
-            "rps_c32", "cpu_ms_per_req", "added_ttft_p50_ms", "errors"]
+    cols = [
+        "target",
+        "added_c1_p50_ms",
+        "added_c1_p99_ms",
+        "added_c32_p50_ms",
+        "added_c32_p99_ms",
+        "rps_c32",
+        "cpu_ms_per_req",
+        "added_ttft_p50_ms",
+        "errors",
+    ]
     print()
     print(" | ".join(f"{c:>18}" for c in cols))
     for r in rows:
-        print(" | ".join(f"{r[c]:>18.3f}" if isinstance(r[c], float) else f"{str(r[c]):>18}" for c in cols))
+        print(" | ".join(f"{r[c]:>18.3f}" if isinstance(r[c], float) else f"{r[c]!s:>18}" for c in cols))
     for k, v in ratios.items():
         print(f"{k}: {v:.1f}x")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "gateway.json").write_text(json.dumps({"rows": rows, "ratios": ratios,
-                                                   "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                                                  indent=2))
+    (out / "gateway.json").write_text(
+        json.dumps(
+            {
+                "rows": rows,
+                "ratios": ratios,
+                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {out / 'gateway.json'}")
 
 

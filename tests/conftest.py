@@ -49,8 +49,10 @@ def _record(**overrides: Any) -> RequestRecord:
         "priced": True,
         "finish_reason": "stop",
         "response_model": "gpt-4o-mini-2024-07-18",
-        "prompt": [{"role": "system", "content": "Be brief."},
-                   {"role": "user", "content": "Où est ma commande ? 📦"}],
+        "prompt": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Où est ma commande ? 📦"},
+        ],
         "completion": "Elle arrive demain.",
     }
     values.update(overrides)

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import yaml
 
-
 QUESTIONS = {f"question {i}?": f"answer-{i}" for i in range(60)}
 """Sixty cases: enough for an exact McNemar test to see six broken cases (p ~ 0.03)."""
 

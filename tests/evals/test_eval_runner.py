@@ -242,7 +242,7 @@ async def test_llm_judge_scores_through_a_variant_or_a_provider_of_the_spec(
 
 def test_an_llm_judge_without_a_judge_says_how_to_set_one(make_project: MakeProject) -> None:
     spec = make_project(scorers=[{"type": "llm_judge", "rubric": "Polite?"}])
-    with pytest.raises(ConfigError, match="scorer 1 \\(llm_judge\\).*judge: VARIANT"):
+    with pytest.raises(ConfigError, match=r"scorer 1 \(llm_judge\).*judge: VARIANT"):
         build_plan(load_spec(spec))
 
 

@@ -41,17 +41,29 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | N
     raise RuntimeError(f"{url} not up after {timeout}s")
 
 
-def runwell(*args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*RUNWELL, *args], cwd=cwd, capture_output=True, text=True, check=check,
-                          env={**os.environ, **(env or {})}, timeout=120)
+def runwell(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*RUNWELL, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=check,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="session")
 def mock_upstream() -> Iterator[str]:
     """The mock OpenAI/Anthropic upstream as a subprocess; yields its root URL."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "runwell.testing.mock_upstream", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runwell.testing.mock_upstream", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/v1/models", proc=proc)
         yield f"http://127.0.0.1:{port}"
@@ -63,15 +75,18 @@ def mock_upstream() -> Iterator[str]:
 def write_project(root: Path, upstream: str, dead_port: int) -> None:
     """Two features: ``support`` (many variants, one per behaviour) and ``notes`` (no capture)."""
     (root / "prompts").mkdir(parents=True)
-    (root / "prompts" / "support.v3.yaml").write_text(textwrap.dedent("""\
+    (root / "prompts" / "support.v3.yaml").write_text(
+        textwrap.dedent("""\
         system: |
           You are the support assistant of {{ company }}.
         user: |
           Ticket: {{ input }}
-        """))
+        """)
+    )
     (root / "prompts" / "plain.md").write_text("You answer briefly.\n")
     owners = "owners: [{name: Test Owner, email: owner@example.com}]"
-    (root / "runwell.yaml").write_text(textwrap.dedent(f"""\
+    (root / "runwell.yaml").write_text(
+        textwrap.dedent(f"""\
         spec_version: 1
         feature:
           name: support
@@ -96,11 +111,13 @@ def write_project(root: Path, upstream: str, dead_port: int) -> None:
           down: {{provider: dead, model: gpt-4o-mini, prompt: {{file: prompts/plain.md, version: "1"}}}}
         default_variant: main
         timeouts: {{request_s: 3, connect_s: 1}}
-        """))
+        """)
+    )
     notes = root / "notes"
     (notes / "prompts").mkdir(parents=True)
     (notes / "prompts" / "p.md").write_text("Private notes.\n")
-    (notes / "runwell.yaml").write_text(textwrap.dedent(f"""\
+    (notes / "runwell.yaml").write_text(
+        textwrap.dedent(f"""\
         spec_version: 1
         feature:
           name: notes
@@ -111,7 +128,8 @@ def write_project(root: Path, upstream: str, dead_port: int) -> None:
         variants:
           main: {{provider: up, model: gpt-4o-mini, prompt: {{file: prompts/p.md, version: "1"}}}}
         capture: {{content: false}}
-        """))
+        """)
+    )
 
 
 @dataclass
@@ -139,10 +157,17 @@ class Gateway:
             time.sleep(0.1)
 
 
-def start_gateway(root: Path, *, db: str | None = None, extra_env: dict[str, str] | None = None,
-                  specs: tuple[str, ...] = ("runwell.yaml", "notes/runwell.yaml"),
-                  extra_args: tuple[str, ...] = ()) -> Gateway:
-    key_args = ["keys", "create", f"tests-{os.urandom(4).hex()}", "--dir", str(root)] + (["--db", db] if db else [])
+def start_gateway(
+    root: Path,
+    *,
+    db: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    specs: tuple[str, ...] = ("runwell.yaml", "notes/runwell.yaml"),
+    extra_args: tuple[str, ...] = (),
+) -> Gateway:
+    key_args = ["keys", "create", f"tests-{os.urandom(4).hex()}", "--dir", str(root)] + (
+        ["--db", db] if db else []
+    )
     out = runwell(*key_args, cwd=root).stdout
     key = re.search(r"rw-[A-Za-z0-9_\-]+", out)
     assert key, out
@@ -153,8 +178,13 @@ def start_gateway(root: Path, *, db: str | None = None, extra_env: dict[str, str
     if db:
         args += ["--db", db]
     args += list(extra_args)
-    env = {**os.environ, "TEST_UPSTREAM_KEY": "upstream-test-key", "TEST_ANTHROPIC_KEY": "anthropic-test-key",
-           "RUNWELL_ADMIN_TOKEN": ADMIN_TOKEN, **(extra_env or {})}
+    env = {
+        **os.environ,
+        "TEST_UPSTREAM_KEY": "upstream-test-key",
+        "TEST_ANTHROPIC_KEY": "anthropic-test-key",
+        "RUNWELL_ADMIN_TOKEN": ADMIN_TOKEN,
+        **(extra_env or {}),
+    }
     log = open(root / f"gateway-{port}.log", "wb")  # a file, not a pipe: a full pipe would block it
     proc = subprocess.Popen(args, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     log.close()

@@ -67,15 +67,17 @@ def test_each_model_decision_has_one_signed_entry_and_bad_input_has_none(gateway
         assert entry["spec_version"] == gateway.record(rid)["spec_version"]
     assert by_request[served.headers["x-request-id"]][0]["user"] == "u-1"
     errors = [e for es in by_request.values() for e in es if e["outcome"] == "error"]
-    assert any(e["variant"] == "err500" and e["http_status"] == 502 and e["output_sha256"] is None
-               for e in errors)
+    assert any(
+        e["variant"] == "err500" and e["http_status"] == 502 and e["output_sha256"] is None for e in errors
+    )
     assert not any(e["feature"] == "nope" for es in by_request.values() for e in es)
 
 
 def test_explain_proves_the_entry_and_rechecks_the_stored_content(gateway: Gateway) -> None:
     client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=gateway.key, max_retries=0)
-    raw = client.chat.completions.with_raw_response.create(model="support@templated", messages=MSG,
-                                                           extra_body={"variables": {"company": "Acme"}})
+    raw = client.chat.completions.with_raw_response.create(
+        model="support@templated", messages=MSG, extra_body={"variables": {"company": "Acme"}}
+    )
     rid = raw.headers["x-request-id"]
     out = runwell("audit", "explain", rid, "--json", "--dir", str(gateway.root), cwd=gateway.root)
     report = json.loads(out.stdout)
@@ -87,8 +89,9 @@ def test_explain_proves_the_entry_and_rechecks_the_stored_content(gateway: Gatew
     assert report["entry"]["prompt_version"].startswith("3+")
     text = runwell("audit", "explain", rid, "--dir", str(gateway.root), cwd=gateway.root).stdout
     assert "VERIFIED" in text and "input matches, output matches" in text
-    missing = runwell("audit", "explain", "no-such-request", "--dir", str(gateway.root),
-                      cwd=gateway.root, check=False)
+    missing = runwell(
+        "audit", "explain", "no-such-request", "--dir", str(gateway.root), cwd=gateway.root, check=False
+    )
     assert missing.returncode == 1 and "no audit entry" in missing.stderr
 
 
@@ -107,24 +110,37 @@ def test_http_checkpoint_and_proofs_verify_independently(gateway: Gateway) -> No
     status, body = get(gateway, f"/audit/proof/inclusion?index={index}&size={size}")
     proof = json.loads(body)
     assert proof["leaf_hash"] == leaf_hash(leaves[index].encode()).hex()
-    assert verify_inclusion(bytes.fromhex(proof["leaf_hash"]), index, size,
-                            [bytes.fromhex(h) for h in proof["proof"]], checkpoint.root_hash)
+    assert verify_inclusion(
+        bytes.fromhex(proof["leaf_hash"]),
+        index,
+        size,
+        [bytes.fromhex(h) for h in proof["proof"]],
+        checkpoint.root_hash,
+    )
     client.chat.completions.create(model="support", messages=MSG)
     status, body = get(gateway, f"/audit/proof/consistency?from={size}&to={size + 1}")
     cons = json.loads(body)
     assert cons["old_root"] == checkpoint.root_hash.hex()
-    assert verify_consistency(size, size + 1, checkpoint.root_hash, bytes.fromhex(cons["new_root"]),
-                              [bytes.fromhex(h) for h in cons["proof"]])
+    assert verify_consistency(
+        size,
+        size + 1,
+        checkpoint.root_hash,
+        bytes.fromhex(cons["new_root"]),
+        [bytes.fromhex(h) for h in cons["proof"]],
+    )
 
 
-@pytest.mark.parametrize(("path", "param"), [
-    ("/audit/proof/inclusion?size=1", "index"),
-    ("/audit/proof/inclusion?index=abc", "index"),
-    ("/audit/proof/inclusion?index=999999", "index"),
-    ("/audit/proof/inclusion?index=0&size=999999", "size"),
-    ("/audit/proof/consistency?from=5&to=999999", "size"),
-    ("/audit/entries?start=0&end=999999", "end"),
-])
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/audit/proof/inclusion?size=1", "index"),
+        ("/audit/proof/inclusion?index=abc", "index"),
+        ("/audit/proof/inclusion?index=999999", "index"),
+        ("/audit/proof/inclusion?index=0&size=999999", "size"),
+        ("/audit/proof/consistency?from=5&to=999999", "size"),
+        ("/audit/entries?start=0&end=999999", "end"),
+    ],
+)
 def test_bad_audit_queries_get_400_naming_the_parameter(gateway: Gateway, path: str, param: str) -> None:
     status, body = get(gateway, path)
     assert status == 400 and json.loads(body)["error"]["param"] == param
@@ -138,12 +154,30 @@ def test_audit_endpoints_need_a_key_or_the_admin_token(gateway: Gateway) -> None
 
 def test_state_changes_are_logged_with_actor_reason_and_before_after(gateway: Gateway) -> None:
     root = gateway.root
-    out = runwell("keys", "create", "auditor-test", "--reason", "ticket OPS-12", "--dir", str(root),
-                  cwd=root, env={"RUNWELL_ACTOR": "ada@example.com"})
+    out = runwell(
+        "keys",
+        "create",
+        "auditor-test",
+        "--reason",
+        "ticket OPS-12",
+        "--dir",
+        str(root),
+        cwd=root,
+        env={"RUNWELL_ACTOR": "ada@example.com"},
+    )
     key_id = next(e for e in entries(root)[::-1] if e["type"] == "change")["subject"]
-    runwell("keys", "revoke", "auditor-test", "--reason", "offboarded", "--dir", str(root), cwd=root,
-            env={"RUNWELL_ACTOR": "ada@example.com"})
-    got, created, _ = _admin_create(gateway, "api-made")
+    runwell(
+        "keys",
+        "revoke",
+        "auditor-test",
+        "--reason",
+        "offboarded",
+        "--dir",
+        str(root),
+        cwd=root,
+        env={"RUNWELL_ACTOR": "ada@example.com"},
+    )
+    _got, created, _ = _admin_create(gateway, "api-made")
     changes = [e for e in entries(root) if e["type"] == "change"]
     made = next(e for e in changes if e["kind"] == "api_key_created" and e["subject"] == key_id)
     assert made["actor"] == "ada@example.com" and made["reason"] == "ticket OPS-12"
@@ -151,15 +185,20 @@ def test_state_changes_are_logged_with_actor_reason_and_before_after(gateway: Ga
     revoked = next(e for e in changes if e["kind"] == "api_key_revoked" and e["subject"] == key_id)
     assert revoked["before"] == {"revoked": False} and revoked["after"] == {"revoked": True}
     assert revoked["reason"] == "offboarded"
-    assert any(e["kind"] == "api_key_created" and e["subject"] == created["id"] and e["actor"] == "admin-api"
-               for e in changes)
+    assert any(
+        e["kind"] == "api_key_created" and e["subject"] == created["id"] and e["actor"] == "admin-api"
+        for e in changes
+    )
     assert out.stdout.startswith("rw-")
 
 
 def _admin_create(gw: Gateway, name: str) -> tuple[int, dict, None]:
-    req = urllib.request.Request(f"{gw.url}/admin/keys", data=json.dumps({"name": name}).encode(),
-                                 method="POST", headers={"Authorization": f"Bearer {ADMIN_TOKEN}",
-                                                         "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{gw.url}/admin/keys",
+        data=json.dumps({"name": name}).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=10) as r:
         return r.status, json.loads(r.read()), None
 
@@ -209,13 +248,20 @@ def test_verify_names_the_first_tampered_index(tmp_path: Path) -> None:
     assert ok.stdout.startswith("OK: 7 entries")
     trusted = tmp_path / "trusted.note"
     trusted.write_text(runwell("audit", "checkpoint", "--dir", str(root), cwd=root).stdout)
-    assert runwell("audit", "verify", "--trusted-checkpoint", str(trusted), "--dir", str(root),
-                   cwd=root).returncode == 0
+    assert (
+        runwell(
+            "audit", "verify", "--trusted-checkpoint", str(trusted), "--dir", str(root), cwd=root
+        ).returncode
+        == 0
+    )
 
     db = root / ".runwell" / "runwell.db"
     leaf = sqlite3.connect(db).execute("SELECT leaf FROM audit_entries WHERE idx = 4").fetchone()[0]
-    _tamper(db, "UPDATE audit_entries SET leaf = ? WHERE idx = 4",
-            leaf.replace(b'"outcome":"served"', b'"outcome":"blocked"'))
+    _tamper(
+        db,
+        "UPDATE audit_entries SET leaf = ? WHERE idx = 4",
+        leaf.replace(b'"outcome":"served"', b'"outcome":"blocked"'),
+    )
     bad = runwell("audit", "verify", "--dir", str(root), cwd=root, check=False)
     assert bad.returncode == 1 and "first bad index 4" in bad.stdout
     _tamper(db, "UPDATE audit_entries SET leaf = ? WHERE idx = 4", leaf)
@@ -272,6 +318,7 @@ def test_two_gateways_on_one_postgres_keep_one_linear_log(tmp_path: Path, pg_url
     first = start_gateway(root, db=pg_url, specs=("runwell.yaml",))
     second = start_gateway(root, db=pg_url, specs=("runwell.yaml",))
     try:
+
         def burst(gw: Gateway) -> None:
             client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
             for _ in range(30):
@@ -312,8 +359,9 @@ def test_user_ids_are_keyed_hashes_when_the_spec_asks(tmp_path: Path) -> None:
 def test_checkpoint_policy_is_configurable(tmp_path: Path) -> None:
     root = tmp_path / "f"
     runwell("init", "helpdesk", "--provider", "sim", "--dir", str(root), cwd=tmp_path)
-    gw = start_gateway(root, specs=("runwell.yaml",), extra_args=("--checkpoint-every", "2",
-                                                                  "--checkpoint-seconds", "3600"))
+    gw = start_gateway(
+        root, specs=("runwell.yaml",), extra_args=("--checkpoint-every", "2", "--checkpoint-seconds", "3600")
+    )
     try:
         client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
         for _ in range(4):

@@ -13,16 +13,24 @@ import pytest
 from tests.gateway.conftest import ADMIN_TOKEN, Gateway
 
 
-def call(gw: Gateway, body: bytes | dict, *, key: str | None = "valid", path: str = "/v1/chat/completions",
-         method: str = "POST", headers: dict[str, str] | None = None) -> tuple[int, dict, dict[str, str]]:
+def call(
+    gw: Gateway,
+    body: bytes | dict,
+    *,
+    key: str | None = "valid",
+    path: str = "/v1/chat/completions",
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict, dict[str, str]]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     hdrs = {"Content-Type": "application/json", **(headers or {})}
     if key == "valid":
         hdrs["Authorization"] = f"Bearer {gw.key}"
     elif key is not None:
         hdrs["Authorization"] = key
-    req = urllib.request.Request(gw.url + path, data=data if method != "GET" else None, method=method,
-                                 headers=hdrs)
+    req = urllib.request.Request(
+        gw.url + path, data=data if method != "GET" else None, method=method, headers=hdrs
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read() or b"{}"), dict(r.headers)
@@ -41,8 +49,18 @@ BAD_BODIES = [
     ({"model": "support"}, 400, "messages", "'messages' must be a list"),
     ({"model": "support", "messages": []}, 400, "messages", "at least one message"),
     ({"model": "support", "messages": ["hi"]}, 400, "messages[0]", "must be an object"),
-    ({"model": "support", "messages": [{"role": "wizard", "content": "x"}]}, 400, "messages[0].role", "wizard"),
-    ({"model": "support", "messages": [{"role": "user", "content": 7}]}, 400, "messages[0].content", "got int"),
+    (
+        {"model": "support", "messages": [{"role": "wizard", "content": "x"}]},
+        400,
+        "messages[0].role",
+        "wizard",
+    ),
+    (
+        {"model": "support", "messages": [{"role": "user", "content": 7}]},
+        400,
+        "messages[0].content",
+        "got int",
+    ),
     ({"model": "support", "messages": [{"role": "user"}]}, 400, "messages[0].content", "required"),
     ({"model": "support", "messages": MSG, "temperature": "hot"}, 400, "temperature", "from 0 to 2"),
     ({"model": "support", "messages": MSG, "temperature": 3}, 400, "temperature", "from 0 to 2"),
@@ -53,7 +71,12 @@ BAD_BODIES = [
     ({"model": "support", "messages": MSG, "stop": [1]}, 400, "stop", "list of up to 4 strings"),
     ({"model": "support", "messages": MSG, "max_token": 5}, 400, "max_token", "unrecognized request field"),
     ({"model": "support", "messages": MSG, "variables": ["x"]}, 400, "variables", "must be an object"),
-    ({"model": "support", "messages": MSG, "variables": {"a": {"b": 1}}}, 400, "variables.a", "string or number"),
+    (
+        {"model": "support", "messages": MSG, "variables": {"a": {"b": 1}}},
+        400,
+        "variables.a",
+        "string or number",
+    ),
     ({"model": "nope", "messages": MSG}, 404, "model", "no feature named 'nope'"),
     ({"model": "support@v9", "messages": MSG}, 404, "model", "has no variant 'v9'"),
     ({"model": "support@", "messages": MSG}, 400, "model", "FEATURE@VARIANT"),
@@ -81,11 +104,14 @@ def test_oversize_body_is_413(gateway: Gateway) -> None:
     assert "larger than the gateway's limit" in payload["error"]["message"]
 
 
-@pytest.mark.parametrize(("auth", "code"), [
-    (None, "missing_api_key"),
-    ("Bearer rw-not-a-real-key", "invalid_api_key"),
-    ("Basic dXNlcjpwYXNz", "missing_api_key"),
-])
+@pytest.mark.parametrize(
+    ("auth", "code"),
+    [
+        (None, "missing_api_key"),
+        ("Bearer rw-not-a-real-key", "invalid_api_key"),
+        ("Basic dXNlcjpwYXNz", "missing_api_key"),
+    ],
+)
 def test_missing_or_bad_key_is_401(gateway: Gateway, auth: str | None, code: str) -> None:
     got, payload, _ = call(gateway, {"model": "support", "messages": MSG}, key=auth)
     assert got == 401

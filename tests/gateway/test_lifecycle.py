@@ -13,6 +13,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import openai
 import psycopg
@@ -52,8 +53,13 @@ def test_sigterm_finishes_in_flight_requests_and_flushes_their_records(project: 
 
 def test_invalid_spec_refuses_to_start_with_file_line_errors(tmp_path: Path) -> None:
     (tmp_path / "runwell.yaml").write_text("spec_version: 1\nfeature:\n  name: x\n  purpos: typo\n")
-    out = subprocess.run([*RUNWELL, "serve", "--port", str(free_port())], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*RUNWELL, "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "runwell.yaml:4: feature.purpos: " in out.stdout and "did you mean 'purpose'" in out.stdout
 
@@ -92,9 +98,9 @@ def test_postgres_store_round_trip_through_the_gateway(project: Path, pg_url: st
 
 
 class _Collector(http.server.BaseHTTPRequestHandler):
-    received: list[tuple[str, bytes]] = []
+    received: ClassVar[list[tuple[str, bytes]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         type(self).received.append((self.path, body))
         self.send_response(200)
@@ -112,13 +118,16 @@ def test_spans_are_exported_over_otlp_with_genai_attributes(project: Path) -> No
     server = socketserver.TCPServer(("127.0.0.1", 0), _Collector)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    gw = start_gateway(project, extra_env={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
-                                           "OTEL_BSP_SCHEDULE_DELAY": "100"})
+    gw = start_gateway(
+        project, extra_env={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    )
     try:
         client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
         client.chat.completions.create(
-            model="support", messages=MSG,
-            extra_headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+            model="support",
+            messages=MSG,
+            extra_headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+        )
     finally:
         stop_gateway(gw)  # shutdown flushes the span processor
         server.shutdown()
@@ -146,14 +155,20 @@ def test_local_model_answers_a_real_prompt_through_the_gateway(tmp_path: Path) -
     try:
         client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0, timeout=120)
         raw = client.chat.completions.with_raw_response.create(
-            model="helpdesk", messages=[{"role": "user", "content": "What is the capital of France?"}],
-            max_tokens=24, temperature=0)
+            model="helpdesk",
+            messages=[{"role": "user", "content": "What is the capital of France?"}],
+            max_tokens=24,
+            temperature=0,
+        )
         answer = raw.parse()
         text = answer.choices[0].message.content or ""
         assert "Paris" in text
         stream = client.chat.completions.create(
-            model="helpdesk@challenger", messages=[{"role": "user", "content": "Say hello."}],
-            max_tokens=12, stream=True)
+            model="helpdesk@challenger",
+            messages=[{"role": "user", "content": "Say hello."}],
+            max_tokens=12,
+            stream=True,
+        )
         streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
         assert streamed.strip()
         rec = gw.record(raw.headers["x-request-id"])

@@ -12,11 +12,21 @@ from runwell.store import open_store
 
 
 def _decision(request_id: str, at: float, outcome: str = "served", status: int = 200) -> DecisionEntry:
-    return DecisionEntry(time=format_time(at), request_id=request_id, feature="support",
-                         variant="main", provider="up", model="gpt-4o-mini", spec_version="abc+123",
-                         prompt_version="1+456", outcome=outcome,  # type: ignore[arg-type]
-                         input_sha256=sha256_hex("in"), output_sha256=None, http_status=status,
-                         user="u-7")
+    return DecisionEntry(
+        time=format_time(at),
+        request_id=request_id,
+        feature="support",
+        variant="main",
+        provider="up",
+        model="gpt-4o-mini",
+        spec_version="abc+123",
+        prompt_version="1+456",
+        outcome=outcome,  # type: ignore[arg-type]
+        input_sha256=sha256_hex("in"),
+        output_sha256=None,
+        http_status=status,
+        user="u-7",
+    )
 
 
 def test_decisions_without_records_get_rebuilt_records_once(tmp_path: Path, make_record) -> None:
@@ -25,8 +35,14 @@ def test_decisions_without_records_get_rebuilt_records_once(tmp_path: Path, make
     store = open_store(None, base_dir=tmp_path)
     try:
         store.write_records([make_record(request_id="kept", started_at=now - 1)])
-        audit.log.append_many([_decision("ancient", now - 3600), _decision("kept", now - 1),
-                               _decision("lost-ok", now), _decision("lost-502", now, "error", 502)])
+        audit.log.append_many(
+            [
+                _decision("ancient", now - 3600),
+                _decision("kept", now - 1),
+                _decision("lost-ok", now),
+                _decision("lost-502", now, "error", 502),
+            ]
+        )
         assert recover_lost_records(audit.log, store) == 2
         ok, failed = store.get_record("lost-ok"), store.get_record("lost-502")
         assert ok is not None and ok.status == "ok" and ok.http_status == 200

@@ -16,7 +16,8 @@ def client(gw: Gateway) -> openai.OpenAI:
 
 def test_sync_whole_answer_is_served_and_recorded(gateway: Gateway) -> None:
     raw = client(gateway).chat.completions.with_raw_response.create(
-        model="support", messages=[{"role": "user", "content": "Where is my order?"}], user="cust-42")
+        model="support", messages=[{"role": "user", "content": "Where is my order?"}], user="cust-42"
+    )
     answer = raw.parse()
     assert answer.choices[0].message.content == "Hello from the mock upstream."
     assert answer.choices[0].finish_reason == "stop"
@@ -48,8 +49,10 @@ async def test_async_client_and_traceparent_joins_the_callers_trace(gateway: Gat
     trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     aclient = openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=gateway.key, max_retries=0)
     raw = await aclient.chat.completions.with_raw_response.create(
-        model="support@main", messages=[{"role": "user", "content": "hi"}],
-        extra_headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
+        model="support@main",
+        messages=[{"role": "user", "content": "hi"}],
+        extra_headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"},
+    )
     answer = raw.parse()
     assert answer.choices[0].message.content == "Hello from the mock upstream."
     record = gateway.record(raw.headers["x-request-id"])
@@ -59,8 +62,11 @@ async def test_async_client_and_traceparent_joins_the_callers_trace(gateway: Gat
 
 def test_stream_yields_content_then_usage_and_records_ttft(gateway: Gateway) -> None:
     stream = client(gateway).chat.completions.create(
-        model="support", messages=[{"role": "user", "content": "stream please"}], stream=True,
-        stream_options={"include_usage": True})
+        model="support",
+        messages=[{"role": "user", "content": "stream please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Hello from the mock upstream."
@@ -76,8 +82,11 @@ def test_stream_yields_content_then_usage_and_records_ttft(gateway: Gateway) -> 
 
 
 def test_stream_without_include_usage_still_reports_usage_on_final_chunk(gateway: Gateway) -> None:
-    chunks = list(client(gateway).chat.completions.create(
-        model="support", messages=[{"role": "user", "content": "x"}], stream=True))
+    chunks = list(
+        client(gateway).chat.completions.create(
+            model="support", messages=[{"role": "user", "content": "x"}], stream=True
+        )
+    )
     assert all(c.choices for c in chunks)  # no extra usage-only chunk unless asked
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 5
@@ -86,9 +95,13 @@ def test_stream_without_include_usage_still_reports_usage_on_final_chunk(gateway
 def test_template_and_variables_are_applied_before_the_provider(gateway: Gateway) -> None:
     answer = client(gateway).chat.completions.create(
         model="support@templated",
-        messages=[{"role": "system", "content": "client system"},
-                  {"role": "user", "content": "printer jams"}],
-        extra_body={"variables": {"company": "Acme"}}, temperature=0.7)
+        messages=[
+            {"role": "system", "content": "client system"},
+            {"role": "user", "content": "printer jams"},
+        ],
+        extra_body={"variables": {"company": "Acme"}},
+        temperature=0.7,
+    )
     seen = json.loads(answer.choices[0].message.content)
     assert seen["messages"] == [
         {"role": "system", "content": "You are the support assistant of Acme."},
@@ -101,7 +114,8 @@ def test_template_and_variables_are_applied_before_the_provider(gateway: Gateway
 
 def test_anthropic_variant_through_openai_sdk(gateway: Gateway) -> None:
     raw = client(gateway).chat.completions.with_raw_response.create(
-        model="support@claude", messages=[{"role": "user", "content": "hello"}], max_tokens=64)
+        model="support@claude", messages=[{"role": "user", "content": "hello"}], max_tokens=64
+    )
     answer = raw.parse()
     assert answer.choices[0].message.content == "Hello from the mock upstream."
     rec = gateway.record(raw.headers["x-request-id"])
@@ -115,7 +129,8 @@ def test_models_lists_features_and_variants(gateway: Gateway) -> None:
 
 def test_unpriced_model_is_recorded_as_unpriced_never_zero(gateway: Gateway) -> None:
     raw = client(gateway).chat.completions.with_raw_response.create(
-        model="support@unpriced", messages=[{"role": "user", "content": "x"}])
+        model="support@unpriced", messages=[{"role": "user", "content": "x"}]
+    )
     rec = gateway.record(raw.headers["x-request-id"])
     assert rec["status"] == "ok" and rec["output_tokens"] == 5
     assert rec["cost_usd"] is None and rec["priced"] is False
@@ -123,7 +138,8 @@ def test_unpriced_model_is_recorded_as_unpriced_never_zero(gateway: Gateway) -> 
 
 def test_content_capture_off_keeps_metrics_but_not_text(gateway: Gateway) -> None:
     raw = client(gateway).chat.completions.with_raw_response.create(
-        model="notes", messages=[{"role": "user", "content": "my secret diary"}])
+        model="notes", messages=[{"role": "user", "content": "my secret diary"}]
+    )
     assert raw.parse().choices[0].message.content
     rec = gateway.record(raw.headers["x-request-id"])
     assert rec["prompt"] is None and rec["completion"] is None
@@ -134,8 +150,9 @@ def test_requests_list_cli_filters_by_feature(gateway: Gateway) -> None:
     from tests.gateway.conftest import runwell
 
     client(gateway).chat.completions.create(model="notes", messages=[{"role": "user", "content": "x"}])
-    out = runwell("requests", "list", "--feature", "notes", "--json", "--dir", str(gateway.root),
-                  cwd=gateway.root)
+    out = runwell(
+        "requests", "list", "--feature", "notes", "--json", "--dir", str(gateway.root), cwd=gateway.root
+    )
     rows = json.loads(out.stdout)
     assert rows and all(r["feature"] == "notes" for r in rows)
 
@@ -144,7 +161,8 @@ def test_requests_list_cli_filters_by_feature(gateway: Gateway) -> None:
 def test_requests_list_rejects_bad_since(gateway: Gateway, bad: str) -> None:
     from tests.gateway.conftest import runwell
 
-    out = runwell("requests", "list", "--since", bad, "--dir", str(gateway.root), cwd=gateway.root,
-                  check=False)
+    out = runwell(
+        "requests", "list", "--since", bad, "--dir", str(gateway.root), cwd=gateway.root, check=False
+    )
     assert out.returncode == 2
     assert "--since" in (out.stdout + out.stderr)

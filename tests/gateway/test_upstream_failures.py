@@ -17,14 +17,18 @@ def sdk(gw: Gateway) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0, timeout=30)
 
 
-@pytest.mark.parametrize(("variant", "status", "error_class", "text"), [
-    ("err500", 502, "upstream_http_500", "mock error 500"),
-    ("malformed", 502, "malformed_response", "'up'"),
-    ("down", 502, "connect_error", "'dead'"),
-    ("slow", 504, "timeout", "'up'"),
-])
-def test_upstream_failure_maps_to_502_or_504(gateway: Gateway, variant: str, status: int,
-                                             error_class: str, text: str) -> None:
+@pytest.mark.parametrize(
+    ("variant", "status", "error_class", "text"),
+    [
+        ("err500", 502, "upstream_http_500", "mock error 500"),
+        ("malformed", 502, "malformed_response", "'up'"),
+        ("down", 502, "connect_error", "'dead'"),
+        ("slow", 504, "timeout", "'up'"),
+    ],
+)
+def test_upstream_failure_maps_to_502_or_504(
+    gateway: Gateway, variant: str, status: int, error_class: str, text: str
+) -> None:
     got, payload, headers = call(gateway, {"model": f"support@{variant}", "messages": MSG})
     assert got == status, payload
     error = payload["error"]
@@ -48,9 +52,11 @@ def test_stream_that_fails_before_output_is_a_json_502_not_an_event_stream(gatew
 
 def test_cut_stream_ends_with_error_event_and_no_done(gateway: Gateway) -> None:
     req = urllib.request.Request(
-        f"{gateway.url}/v1/chat/completions", method="POST",
+        f"{gateway.url}/v1/chat/completions",
+        method="POST",
         data=json.dumps({"model": "support@cut", "messages": MSG, "stream": True}).encode(),
-        headers={"Authorization": f"Bearer {gateway.key}", "Content-Type": "application/json"})
+        headers={"Authorization": f"Bearer {gateway.key}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         rid = resp.headers["x-request-id"]
         events = [line.decode().strip() for line in resp if line.strip()]
@@ -92,13 +98,21 @@ def test_metrics_count_requests_by_feature_variant_provider_and_status(gateway: 
     text, ok = "", []
     for _ in range(50):  # metrics are updated by the recorder thread, off the request path
         text = urllib.request.urlopen(f"{gateway.url}/metrics", timeout=5).read().decode()
-        ok = [l for l in text.splitlines() if l.startswith("runwell_requests_total{")
-              and 'feature="support"' in l and 'variant="main"' in l and 'status="ok"' in l]
+        ok = [
+            line
+            for line in text.splitlines()
+            if line.startswith("runwell_requests_total{")
+            and 'feature="support"' in line
+            and 'variant="main"' in line
+            and 'status="ok"' in line
+        ]
         if ok:
             break
         time.sleep(0.1)
     assert ok and float(ok[0].rsplit(" ", 1)[1]) >= 1, text[:3000]
-    assert any(l.startswith("runwell_requests_total{") and 'variant="err500"' in l and 'status="error"' in l
-               for l in text.splitlines())
+    assert any(
+        line.startswith("runwell_requests_total{") and 'variant="err500"' in line and 'status="error"' in line
+        for line in text.splitlines()
+    )
     assert "runwell_request_latency_seconds_bucket" in text
     assert "runwell_tokens_total{" in text and "runwell_cost_usd_total{" in text

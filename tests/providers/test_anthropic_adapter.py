@@ -56,9 +56,7 @@ async def call(provider: Provider, req: ChatRequest, *, stream: bool, timeout: f
         await provider.complete(req, timeout=timeout)
 
 
-async def test_request_is_mapped_to_the_messages_api(
-    provider: Provider, upstream: MockUpstream
-) -> None:
+async def test_request_is_mapped_to_the_messages_api(provider: Provider, upstream: MockUpstream) -> None:
     req = ChatRequest(
         model="claude-test",
         messages=MESSAGES,
@@ -126,9 +124,7 @@ async def test_max_tokens_stop_reason_is_finish_length(provider: Provider) -> No
     assert (result.content, result.finish_reason) == ("Hello from", "length")
 
 
-async def test_stream_yields_text_then_finish_with_usage(
-    provider: Provider, upstream: MockUpstream
-) -> None:
+async def test_stream_yields_text_then_finish_with_usage(provider: Provider, upstream: MockUpstream) -> None:
     chunks = await collect(provider.stream(request("mock-echo"), timeout=5))
 
     assert "".join(c.content or "" for c in chunks) == "France."
@@ -147,9 +143,7 @@ async def test_stream_max_tokens_is_finish_length(provider: Provider) -> None:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_http_error_keeps_status_and_upstream_message(
-    provider: Provider, stream: bool
-) -> None:
+async def test_http_error_keeps_status_and_upstream_message(provider: Provider, stream: bool) -> None:
     with pytest.raises(ProviderError) as caught:
         await call(provider, request("mock-error-529"), stream=stream)
 

@@ -25,9 +25,7 @@ def request(max_tokens: int = 8) -> ChatRequest:
 
 @pytest.fixture
 async def provider() -> AsyncIterator[Provider]:
-    provider = build_provider(
-        "local", LocalProviderConfig(kind="local", threads=2), timeouts=Timeouts()
-    )
+    provider = build_provider("local", LocalProviderConfig(kind="local", threads=2), timeouts=Timeouts())
     yield provider
     await provider.aclose()
 

@@ -21,9 +21,7 @@ def test_cli_serves_until_sigterm() -> None:
         line = proc.stdout.readline()
         assert line.startswith("mock upstream listening on http://127.0.0.1:")
         root = line.rsplit(" ", 1)[1].strip()
-        body = orjson.dumps(
-            {"model": "mock-echo", "messages": [{"role": "user", "content": "ping"}]}
-        )
+        body = orjson.dumps({"model": "mock-echo", "messages": [{"role": "user", "content": "ping"}]})
         post = urllib.request.Request(
             f"{root}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
         )

@@ -41,9 +41,7 @@ async def call(provider: Provider, req: ChatRequest, *, stream: bool, timeout: f
         await provider.complete(req, timeout=timeout)
 
 
-async def test_complete_returns_answer_usage_and_model(
-    provider: Provider, upstream: MockUpstream
-) -> None:
+async def test_complete_returns_answer_usage_and_model(provider: Provider, upstream: MockUpstream) -> None:
     result = await provider.complete(request(temperature=0.2), timeout=5)
 
     assert result.content == DEFAULT_ANSWER
@@ -85,9 +83,7 @@ async def test_max_tokens_reached_is_finish_length(provider: Provider) -> None:
     assert result.content == "Hello from"
 
 
-async def test_stream_yields_pieces_finish_and_usage(
-    provider: Provider, upstream: MockUpstream
-) -> None:
+async def test_stream_yields_pieces_finish_and_usage(provider: Provider, upstream: MockUpstream) -> None:
     chunks = await collect(provider.stream(request("mock-echo"), timeout=5))
 
     assert "".join(c.content or "" for c in chunks) == "What is the capital of France?"
@@ -144,9 +140,7 @@ async def test_missing_api_key_sends_no_header_and_fails_the_probe(
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_http_error_keeps_status_and_upstream_message(
-    provider: Provider, stream: bool
-) -> None:
+async def test_http_error_keeps_status_and_upstream_message(provider: Provider, stream: bool) -> None:
     with pytest.raises(ProviderError) as caught:
         await call(provider, request("mock-error-429"), stream=stream)
 
@@ -157,9 +151,7 @@ async def test_http_error_keeps_status_and_upstream_message(
 
 
 @pytest.mark.parametrize("model", ["mock-malformed", "mock-incomplete"])
-async def test_complete_with_a_body_that_is_not_the_api_is_malformed(
-    provider: Provider, model: str
-) -> None:
+async def test_complete_with_a_body_that_is_not_the_api_is_malformed(provider: Provider, model: str) -> None:
     with pytest.raises(ProviderError) as caught:
         await provider.complete(request(model), timeout=5)
 
@@ -223,9 +215,7 @@ async def test_stream_times_out_when_upstream_stalls_between_chunks(provider: Pr
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_nothing_listening_is_connect_error(
-    closed_port: int, timeouts: Timeouts, stream: bool
-) -> None:
+async def test_nothing_listening_is_connect_error(closed_port: int, timeouts: Timeouts, stream: bool) -> None:
     config = OpenAIProviderConfig(
         kind="openai", base_url=f"http://127.0.0.1:{closed_port}/v1", api_key_env=None
     )

@@ -214,9 +214,7 @@ async def test_outage_window_fails_every_call_by_the_injected_clock() -> None:
 
 
 def test_build_provider_makes_a_sim() -> None:
-    provider = build_provider(
-        "drill", SimProviderConfig(kind="sim"), timeouts=Timeouts(), clock=lambda: 0.0
-    )
+    provider = build_provider("drill", SimProviderConfig(kind="sim"), timeouts=Timeouts(), clock=lambda: 0.0)
 
     assert (provider.name, provider.kind) == ("drill", "sim")
 
@@ -229,7 +227,9 @@ async def test_answers_map_the_last_user_message_to_its_answer() -> None:
     provider = sim(mode="echo", answers={"2+2?": "4"})
 
     assert (await provider.complete(ask("2+2?"), timeout=1)).content == "4"
-    assert orjson.loads((await provider.complete(ask("other"), timeout=1)).content or "")["model"] == "sim-model"
+    assert (
+        orjson.loads((await provider.complete(ask("other"), timeout=1)).content or "")["model"] == "sim-model"
+    )
 
 
 async def test_wrong_rate_picks_the_same_inputs_every_time_and_nests_by_rate() -> None:
@@ -251,10 +251,15 @@ async def test_answers_are_found_inside_a_templated_user_message() -> None:
     from runwell.providers.sim import SimProvider
     from runwell.spec.providers import SimProviderConfig
 
-    sim = SimProvider("s", SimProviderConfig(kind="sim", answers={"capital of France?": "Paris.",
-                                                                  "France?": "Too short a key."}))
-    wrapped = ChatRequest(model="m", messages=[
-        {"role": "user", "content": "Request: What is the capital of France?\nAnswer:"}])
+    sim = SimProvider(
+        "s",
+        SimProviderConfig(
+            kind="sim", answers={"capital of France?": "Paris.", "France?": "Too short a key."}
+        ),
+    )
+    wrapped = ChatRequest(
+        model="m", messages=[{"role": "user", "content": "Request: What is the capital of France?\nAnswer:"}]
+    )
     assert (await sim.complete(wrapped, timeout=5)).content == "Paris."
     other = ChatRequest(model="m", messages=[{"role": "user", "content": "Hello"}])
     assert (await sim.complete(other, timeout=5)).content != "Paris."

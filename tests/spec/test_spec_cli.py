@@ -43,8 +43,7 @@ def test_validate_prints_one_line_per_problem_and_exits_2(
     result = runner.invoke(app, ["spec", "validate", str(path)])
     assert result.exit_code == 2
     assert result.stdout.splitlines() == [
-        f"{path}:16: variants.champion.params.temperature: "
-        "must be less than or equal to 2, got number 5",
+        f"{path}:16: variants.champion.params.temperature: must be less than or equal to 2, got number 5",
         f"{path}:18: variants.challenger.provider: unknown provider 'x'; "
         "known providers: smol, backup; add it under providers: or fix the name",
     ]
@@ -76,13 +75,9 @@ def test_schema_is_json_with_every_top_level_section(runner: CliRunner) -> None:
 
 
 @pytest.mark.parametrize("provider", ["sim", "local", "openai"])
-def test_init_creates_a_feature_that_validates(
-    runner: CliRunner, tmp_path: Path, provider: str
-) -> None:
+def test_init_creates_a_feature_that_validates(runner: CliRunner, tmp_path: Path, provider: str) -> None:
     target = tmp_path / "support-bot"
-    result = runner.invoke(
-        app, ["init", "support-bot", "--provider", provider, "--dir", str(target)]
-    )
+    result = runner.invoke(app, ["init", "support-bot", "--provider", provider, "--dir", str(target)])
     assert result.exit_code == 0, result.output
     assert "runwell keys create dev" in result.stdout
     assert f"runwell serve --spec {target / 'runwell.yaml'}" in result.stdout
@@ -113,10 +108,7 @@ def test_init_creates_a_feature_that_validates(
 
 def test_init_openai_reads_the_key_from_the_environment(runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "f"
-    assert (
-        runner.invoke(app, ["init", "f", "--provider", "openai", "--dir", str(target)]).exit_code
-        == 0
-    )
+    assert runner.invoke(app, ["init", "f", "--provider", "openai", "--dir", str(target)]).exit_code == 0
     [provider] = load_spec(target).spec.providers.values()
     assert provider.kind == "openai"
     assert provider.api_key_env == "OPENAI_API_KEY"

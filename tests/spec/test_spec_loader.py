@@ -72,9 +72,7 @@ def test_duplicate_key_is_reported_at_the_second_occurrence(
     ]
 
 
-def test_duplicate_nested_key_does_not_leave_stale_lines(
-    write_spec: WriteSpec, problems: Problems
-) -> None:
+def test_duplicate_nested_key_does_not_leave_stale_lines(write_spec: WriteSpec, problems: Problems) -> None:
     # The second `champion` wins and lacks `model`; the line must point into it, not the first.
     path = write_spec(
         append="variants:\n  champion:\n    provider: smol\n"
@@ -85,9 +83,7 @@ def test_duplicate_nested_key_does_not_leave_stale_lines(
     assert f"{path}:23: variants.champion.model: required field 'model' is missing" in found[1]
 
 
-def test_unknown_key_suggests_the_closest_allowed_key(
-    write_spec: WriteSpec, problems: Problems
-) -> None:
+def test_unknown_key_suggests_the_closest_allowed_key(write_spec: WriteSpec, problems: Problems) -> None:
     path = write_spec([("{temperature: 0.2,", "{temprature: 0.2,")])
     assert problems(path) == [
         f"{path}:16: variants.champion.params.temprature: unknown key 'temprature'; "
@@ -106,16 +102,12 @@ def test_unknown_key_inside_a_provider_uses_that_kinds_keys(
     write_spec: WriteSpec, problems: Problems
 ) -> None:
     path = write_spec([("{kind: local}", "{kind: local, n_cxt: 4096}")])
-    assert problems(path) == [
-        f"{path}:9: providers.smol.n_cxt: unknown key 'n_cxt'; did you mean 'n_ctx'?"
-    ]
+    assert problems(path) == [f"{path}:9: providers.smol.n_cxt: unknown key 'n_cxt'; did you mean 'n_ctx'?"]
 
 
 def test_top_level_typo_suggests_the_section(write_spec: WriteSpec, problems: Problems) -> None:
     path = write_spec(append="guardrail: {pii_redaction: true}\n")
-    assert problems(path) == [
-        f"{path}:22: guardrail: unknown key 'guardrail'; did you mean 'guardrails'?"
-    ]
+    assert problems(path) == [f"{path}:22: guardrail: unknown key 'guardrail'; did you mean 'guardrails'?"]
 
 
 @pytest.mark.parametrize(
@@ -171,9 +163,7 @@ def test_section_left_empty_is_a_wrong_type(write_spec: WriteSpec, problems: Pro
     ]
 
 
-def test_missing_required_field_points_at_its_parent(
-    write_spec: WriteSpec, problems: Problems
-) -> None:
+def test_missing_required_field_points_at_its_parent(write_spec: WriteSpec, problems: Problems) -> None:
     path = write_spec([("  purpose: Summarise support tickets for agents\n", "")])
     assert problems(path) == [
         f"{path}:2: feature.purpose: required field 'purpose' is missing; add it under feature"
@@ -183,8 +173,7 @@ def test_missing_required_field_points_at_its_parent(
 def test_missing_top_level_section(write_spec: WriteSpec, problems: Problems) -> None:
     path = write_spec([("spec_version: 1\n", "# no version\n")])
     assert problems(path) == [
-        f"{path}:1: spec_version: required field 'spec_version' is missing; "
-        "add it under the top level"
+        f"{path}:1: spec_version: required field 'spec_version' is missing; add it under the top level"
     ]
 
 
@@ -201,9 +190,7 @@ def test_unsupported_spec_version(write_spec: WriteSpec, problems: Problems) -> 
     assert problems(path) == [f"{path}:1: spec_version: this runwell reads spec_version 1, got 2"]
 
 
-def test_missing_prompt_file_names_the_resolved_path(
-    write_spec: WriteSpec, problems: Problems
-) -> None:
+def test_missing_prompt_file_names_the_resolved_path(write_spec: WriteSpec, problems: Problems) -> None:
     path = write_spec([("prompts/summary.v1.md", "prompts/nope.md")])
     resolved = path.resolve().parent / "prompts" / "nope.md"
     assert problems(path) == [
@@ -213,9 +200,7 @@ def test_missing_prompt_file_names_the_resolved_path(
     ]
 
 
-def test_unknown_provider_reference_lists_known_providers(
-    write_spec: WriteSpec, problems: Problems
-) -> None:
+def test_unknown_provider_reference_lists_known_providers(write_spec: WriteSpec, problems: Problems) -> None:
     path = write_spec([("provider: backup", "provider: backpu")])
     assert problems(path) == [
         f"{path}:18: variants.challenger.provider: unknown provider 'backpu'; "
@@ -241,9 +226,7 @@ def test_provider_without_kind(write_spec: WriteSpec, problems: Problems) -> Non
 
 
 def test_invalid_provider_name(write_spec: WriteSpec, problems: Problems) -> None:
-    path = write_spec(
-        [("  backup: {kind", "  Back Up: {kind"), ("provider: backup", "provider: smol")]
-    )
+    path = write_spec([("  backup: {kind", "  Back Up: {kind"), ("provider: backup", "provider: smol")])
     assert problems(path) == [
         f"{path}:10: providers.Back Up: invalid provider name 'Back Up': "
         "use lowercase letters, digits, '_' and '-', starting with a letter or digit"
@@ -258,9 +241,7 @@ def test_invalid_feature_name(write_spec: WriteSpec, problems: Problems) -> None
     ]
 
 
-def test_api_key_literal_is_flagged_without_echoing_it(
-    write_spec: WriteSpec, problems: Problems
-) -> None:
+def test_api_key_literal_is_flagged_without_echoing_it(write_spec: WriteSpec, problems: Problems) -> None:
     secret = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
     path = write_spec([("{kind: sim, mode: echo}", f"{{kind: openai, api_key: {secret}}}")])
     [problem] = problems(path)
@@ -291,16 +272,13 @@ def test_api_key_set_to_a_variable_name_suggests_api_key_env(
 
 def test_empty_file(write_spec: WriteSpec, problems: Problems) -> None:
     path = write_spec(text="# nothing yet\n")
-    assert problems(path) == [
-        f"{path}:1: <file>: the spec is empty; start from `runwell init NAME`"
-    ]
+    assert problems(path) == [f"{path}:1: <file>: the spec is empty; start from `runwell init NAME`"]
 
 
 def test_top_level_list(write_spec: WriteSpec, problems: Problems) -> None:
     path = write_spec(text="- spec_version: 1\n")
     assert problems(path) == [
-        f"{path}:1: <root>: the spec must be a mapping of sections "
-        "(spec_version:, feature:, ...), got a list"
+        f"{path}:1: <root>: the spec must be a mapping of sections (spec_version:, feature:, ...), got a list"
     ]
 
 
@@ -329,9 +307,7 @@ def test_default_variant_must_exist(write_spec: WriteSpec, problems: Problems) -
     ]
 
 
-def test_default_variant_required_with_two_variants(
-    write_spec: WriteSpec, problems: Problems
-) -> None:
+def test_default_variant_required_with_two_variants(write_spec: WriteSpec, problems: Problems) -> None:
     path = write_spec([("default_variant: champion\n", "")])
     assert problems(path) == [
         f"{path}:1: default_variant: required when there is more than one variant; "
@@ -347,8 +323,7 @@ def test_fallback_chain_and_rollout_candidate_must_name_variants(
         "rollout: {strategy: canary, candidate: challengr, steps: [5, 50]}\n"
     )
     assert problems(path) == [
-        f"{path}:23: fallbacks.chain.1: unknown variant 'backup'; "
-        "known variants: champion, challenger",
+        f"{path}:23: fallbacks.chain.1: unknown variant 'backup'; known variants: champion, challenger",
         f"{path}:24: rollout.candidate: unknown variant 'challengr'; did you mean 'challenger'? "
         "known variants: champion, challenger",
     ]
@@ -388,9 +363,7 @@ def test_runbooks_and_datasets_must_exist(write_spec: WriteSpec, problems: Probl
     assert f"eval dataset not found: {base / 'evals' / 'core.jsonl'}" in found[2]
 
 
-def test_prompt_template_problems_point_into_the_template(
-    write_spec: WriteSpec, problems: Problems
-) -> None:
+def test_prompt_template_problems_point_into_the_template(write_spec: WriteSpec, problems: Problems) -> None:
     path = write_spec(files={"prompts/summary.v1.md": "Line one.\nFor {{ the audience }}.\n"})
     template = path.parent / "prompts" / "summary.v1.md"
     assert problems(path) == [

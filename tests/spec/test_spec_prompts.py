@@ -45,18 +45,13 @@ def test_yaml_file_has_system_and_user_parts() -> None:
 def test_yaml_with_only_a_user_part() -> None:
     template = yaml_template("user: 'Q: {{ input }}'\n")
     assert template.system is None
-    assert template.render([{"role": "user", "content": "x"}]) == [
-        {"role": "user", "content": "Q: x"}
-    ]
+    assert template.render([{"role": "user", "content": "x"}]) == [{"role": "user", "content": "Q: x"}]
 
 
 def test_single_braces_and_json_are_plain_text() -> None:
     template = text_template('Answer as JSON like {"a": {"b": 1}} for {{ name }}.')
     assert template.variables_used == {"name"}
-    assert (
-        template.render([], {"name": "n"})[0]["content"]
-        == 'Answer as JSON like {"a": {"b": 1}} for n.'
-    )
+    assert template.render([], {"name": "n"})[0]["content"] == 'Answer as JSON like {"a": {"b": 1}} for n.'
 
 
 def test_triple_brace_keeps_the_outer_brace_as_text() -> None:
@@ -71,9 +66,7 @@ def test_triple_brace_keeps_the_outer_brace_as_text() -> None:
         ("a\nb\nc {{ 1x }}", 3, "'{{ 1x }}'"),
     ],
 )
-def test_malformed_placeholder_is_a_spec_problem_with_its_line(
-    text: str, line: int, snippet: str
-) -> None:
+def test_malformed_placeholder_is_a_spec_problem_with_its_line(text: str, line: int, snippet: str) -> None:
     with pytest.raises(SpecError) as caught:
         text_template(text)
     [problem] = caught.value.problems
@@ -163,10 +156,7 @@ def test_no_variables_at_all_is_a_missing_variable() -> None:
 
 
 def test_numbers_are_accepted_and_other_values_refused() -> None:
-    assert (
-        CHAT.render([{"role": "user", "content": "x"}], {"persona": 7})[0]["content"]
-        == "You are 7."
-    )
+    assert CHAT.render([{"role": "user", "content": "x"}], {"persona": 7})[0]["content"] == "You are 7."
     for bad in (True, None, ["a"], {"a": 1}):
         with pytest.raises(RequestError) as caught:
             CHAT.render([{"role": "user", "content": "x"}], {"persona": bad})

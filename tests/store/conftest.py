@@ -16,7 +16,6 @@ import pytest
 from runwell.store import RecordStore, open_store
 
 
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL for a fresh, empty store on each backend."""

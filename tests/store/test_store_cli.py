@@ -39,12 +39,29 @@ def seeded(tmp_path: Path, make_record: MakeRecord) -> list[RequestRecord]:
     now = time.time()
     records = [
         make_record(request_id="aaaa1111bbbb2222cccc3333", started_at=now - 7200),
-        make_record(request_id="dddd4444eeee5555ffff6666", started_at=now - 60, feature="triage",
-                    model="house-llm", cost_usd=None, priced=False),
-        make_record(request_id="dddd4444eeee5555ffff7777", started_at=now - 30, status="error",
-                    http_status=504, error_class="timeout", error_message="no answer in 30s",
-                    input_tokens=None, output_tokens=None, cached_tokens=None, cost_usd=None,
-                    priced=False, prompt=None, completion=None),
+        make_record(
+            request_id="dddd4444eeee5555ffff6666",
+            started_at=now - 60,
+            feature="triage",
+            model="house-llm",
+            cost_usd=None,
+            priced=False,
+        ),
+        make_record(
+            request_id="dddd4444eeee5555ffff7777",
+            started_at=now - 30,
+            status="error",
+            http_status=504,
+            error_class="timeout",
+            error_message="no answer in 30s",
+            input_tokens=None,
+            output_tokens=None,
+            cached_tokens=None,
+            cost_usd=None,
+            priced=False,
+            prompt=None,
+            completion=None,
+        ),
     ]
     store = open_store(None, base_dir=tmp_path)
     store.write_records(records)
@@ -89,9 +106,7 @@ def test_parse_since_accepts_relative_and_iso_times() -> None:
     assert parse_since("2026-11-22T09:30:00Z", now=now) == 1_795_339_800.0
 
 
-def test_show_prints_fields_prompt_and_completion_by_prefix(
-    cli: Run, seeded: list[RequestRecord]
-) -> None:
+def test_show_prints_fields_prompt_and_completion_by_prefix(cli: Run, seeded: list[RequestRecord]) -> None:
     result = cli("requests", "show", "aaaa1111")
     assert result.exit_code == 0, result.output
     out = result.output

@@ -78,7 +78,9 @@ def test_upgrading_applies_only_the_new_migration(
     after = _history(kind, where)
     assert after[: len(before)] == before
     assert [(n, name) for n, name, _ in after] == [
-        *((m.number, m.name) for m in MIGRATIONS), (NEXT.number, "next_stand_in")]
+        *((m.number, m.name) for m in MIGRATIONS),
+        (NEXT.number, "next_stand_in"),
+    ]
 
 
 def test_a_database_from_a_newer_runwell_is_refused(db: tuple[str, str]) -> None:
@@ -98,8 +100,12 @@ def test_a_migration_recorded_under_another_name_is_refused(db: tuple[str, str])
 
 def test_a_failing_migration_leaves_nothing_half_applied(db: tuple[str, str]) -> None:
     kind, where = db
-    broken = Migration(NEXT.number, "broken", "CREATE TABLE t2 (id INTEGER); SELECT nope FROM nowhere;",
-                       "CREATE TABLE t2 (id INTEGER); SELECT nope FROM nowhere;")
+    broken = Migration(
+        NEXT.number,
+        "broken",
+        "CREATE TABLE t2 (id INTEGER); SELECT nope FROM nowhere;",
+        "CREATE TABLE t2 (id INTEGER); SELECT nope FROM nowhere;",
+    )
     with pytest.raises(StoreError):
         _open(kind, where, (*MIGRATIONS, broken))
     # Everything ran in one transaction, so not even the earlier migrations were kept; had they

@@ -17,11 +17,29 @@ MakeRecord = Callable[..., RequestRecord]
 def test_a_written_record_reads_back_identical(store: RecordStore, make_record: MakeRecord) -> None:
     full = make_record()
     sparse = make_record(
-        feature=None, variant=None, provider=None, model=None, spec_version=None,
-        prompt_version=None, user_id=None, api_key_id=None, status="error", http_status=404,
-        error_class="unknown_feature", error_message="no feature 'x'", stream=False,
-        latency_ms=None, ttft_ms=None, input_tokens=None, output_tokens=None, cached_tokens=None,
-        cost_usd=None, priced=False, finish_reason=None, response_model=None, prompt=None,
+        feature=None,
+        variant=None,
+        provider=None,
+        model=None,
+        spec_version=None,
+        prompt_version=None,
+        user_id=None,
+        api_key_id=None,
+        status="error",
+        http_status=404,
+        error_class="unknown_feature",
+        error_message="no feature 'x'",
+        stream=False,
+        latency_ms=None,
+        ttft_ms=None,
+        input_tokens=None,
+        output_tokens=None,
+        cached_tokens=None,
+        cost_usd=None,
+        priced=False,
+        finish_reason=None,
+        response_model=None,
+        prompt=None,
         completion=None,
     )
     store.write_records([full, sparse])
@@ -43,18 +61,20 @@ def test_the_requests_table_has_exactly_the_record_fields(store: RecordStore) ->
         import psycopg
 
         with psycopg.connect(store._dsn) as conn:  # type: ignore[attr-defined]
-            columns = [row[0] for row in conn.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_name = 'requests' AND table_schema = current_schema() "
-                "ORDER BY ordinal_position")]
+            columns = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'requests' AND table_schema = current_schema() "
+                    "ORDER BY ordinal_position"
+                )
+            ]
     # Columns are always named explicitly, so their order in the table does not matter.
     assert sorted(columns) == sorted(RECORD_FIELDS) and len(columns) == len(RECORD_FIELDS)
 
 
 def test_list_is_newest_first_and_filters(store: RecordStore, make_record: MakeRecord) -> None:
-    records = [
-        make_record(started_at=1000.0 + i, feature="a" if i % 2 else "b") for i in range(10)
-    ]
+    records = [make_record(started_at=1000.0 + i, feature="a" if i % 2 else "b") for i in range(10)]
     store.write_records(records)
 
     newest_first = sorted(records, key=lambda r: r.started_at, reverse=True)

@@ -31,21 +31,34 @@ ROUTE = {"feature": "support-reply", "variant": "champion", "provider": "openai"
 
 def test_requests_are_counted_by_route_status_and_code(make_record: MakeRecord) -> None:
     metrics = Metrics()
-    metrics.observe([
-        make_record(), make_record(),
-        make_record(status="error", http_status=504, error_class="timeout", input_tokens=None,
-                    output_tokens=None, cached_tokens=None, cost_usd=None, priced=False),
-    ])
+    metrics.observe(
+        [
+            make_record(),
+            make_record(),
+            make_record(
+                status="error",
+                http_status=504,
+                error_class="timeout",
+                input_tokens=None,
+                output_tokens=None,
+                cached_tokens=None,
+                cost_usd=None,
+                priced=False,
+            ),
+        ]
+    )
     assert _value(metrics, "runwell_requests_total", **ROUTE, status="ok", code="200") == 2
     assert _value(metrics, "runwell_requests_total", **ROUTE, status="error", code="504") == 1
 
 
 def test_latency_and_ttft_histograms(make_record: MakeRecord) -> None:
     metrics = Metrics()
-    metrics.observe([
-        make_record(latency_ms=200.0, ttft_ms=90.0, stream=True),
-        make_record(latency_ms=3000.0, ttft_ms=None, stream=False),
-    ])
+    metrics.observe(
+        [
+            make_record(latency_ms=200.0, ttft_ms=90.0, stream=True),
+            make_record(latency_ms=3000.0, ttft_ms=None, stream=False),
+        ]
+    )
     latency = {**ROUTE, "status": "ok"}
     assert _value(metrics, "runwell_request_latency_seconds_count", **latency) == 2
     assert _value(metrics, "runwell_request_latency_seconds_sum", **latency) == pytest.approx(3.2)
@@ -59,30 +72,61 @@ def test_latency_and_ttft_histograms(make_record: MakeRecord) -> None:
 
 def test_tokens_cost_and_unpriced(make_record: MakeRecord) -> None:
     metrics = Metrics()
-    metrics.observe([
-        make_record(input_tokens=100, output_tokens=20, cached_tokens=60, cost_usd=0.25, priced=True),
-        make_record(input_tokens=50, output_tokens=5, cached_tokens=None, cost_usd=0.5, priced=True),
-        make_record(model="house-llm", input_tokens=10, output_tokens=1, cached_tokens=0,
-                    cost_usd=None, priced=False),
-        # A failure before any tokens were used has no cost and is not "unpriced".
-        make_record(status="error", http_status=502, input_tokens=None, output_tokens=None,
-                    cached_tokens=None, cost_usd=None, priced=False),
-    ])
+    metrics.observe(
+        [
+            make_record(input_tokens=100, output_tokens=20, cached_tokens=60, cost_usd=0.25, priced=True),
+            make_record(input_tokens=50, output_tokens=5, cached_tokens=None, cost_usd=0.5, priced=True),
+            make_record(
+                model="house-llm",
+                input_tokens=10,
+                output_tokens=1,
+                cached_tokens=0,
+                cost_usd=None,
+                priced=False,
+            ),
+            # A failure before any tokens were used has no cost and is not "unpriced".
+            make_record(
+                status="error",
+                http_status=502,
+                input_tokens=None,
+                output_tokens=None,
+                cached_tokens=None,
+                cost_usd=None,
+                priced=False,
+            ),
+        ]
+    )
     assert _value(metrics, "runwell_tokens_total", **ROUTE, kind="input") == 160
     assert _value(metrics, "runwell_tokens_total", **ROUTE, kind="output") == 26
     assert _value(metrics, "runwell_tokens_total", **ROUTE, kind="cached") == 60
     assert _value(metrics, "runwell_cost_usd_total", **ROUTE) == pytest.approx(0.75)
     unpriced = {k: v for k, v in _samples(metrics).items() if k[0] == "runwell_unpriced_requests_total"}
-    assert unpriced == {("runwell_unpriced_requests_total",
-                         frozenset({**ROUTE, "model": "house-llm"}.items())): 1.0}
+    assert unpriced == {
+        ("runwell_unpriced_requests_total", frozenset({**ROUTE, "model": "house-llm"}.items())): 1.0
+    }
 
 
 def test_a_request_rejected_before_routing_has_empty_route_labels(make_record: MakeRecord) -> None:
     metrics = Metrics()
-    metrics.observe([make_record(feature=None, variant=None, provider=None, status="error",
-                                 http_status=404, input_tokens=None, output_tokens=None)])
-    assert _value(metrics, "runwell_requests_total", feature="", variant="", provider="",
-                  status="error", code="404") == 1
+    metrics.observe(
+        [
+            make_record(
+                feature=None,
+                variant=None,
+                provider=None,
+                status="error",
+                http_status=404,
+                input_tokens=None,
+                output_tokens=None,
+            )
+        ]
+    )
+    assert (
+        _value(
+            metrics, "runwell_requests_total", feature="", variant="", provider="", status="error", code="404"
+        )
+        == 1
+    )
 
 
 def test_recorder_series_and_content_type() -> None:
@@ -101,5 +145,7 @@ def test_two_instances_do_not_share_or_collide(make_record: MakeRecord) -> None:
     first, second = Metrics(), Metrics()
     first.observe([make_record()])
     assert _value(first, "runwell_requests_total", **ROUTE, status="ok", code="200") == 1
-    assert ("runwell_requests_total", frozenset({**ROUTE, "status": "ok", "code": "200"}.items())) \
-        not in _samples(second)
+    assert (
+        "runwell_requests_total",
+        frozenset({**ROUTE, "status": "ok", "code": "200"}.items()),
+    ) not in _samples(second)

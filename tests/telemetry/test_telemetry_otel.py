@@ -68,9 +68,18 @@ def test_an_unusable_trace_id_gives_a_root_span_in_a_new_trace(make_record: Make
 
 
 def test_an_error_sets_error_type_and_status(make_record: MakeRecord) -> None:
-    span = _export(make_record(status="error", http_status=504, error_class="timeout",
-                               error_message="no answer in 30s", cost_usd=None, priced=False,
-                               input_tokens=None, output_tokens=None))
+    span = _export(
+        make_record(
+            status="error",
+            http_status=504,
+            error_class="timeout",
+            error_message="no answer in 30s",
+            cost_usd=None,
+            priced=False,
+            input_tokens=None,
+            output_tokens=None,
+        )
+    )
     attrs = dict(span.attributes or {})
     assert attrs["error.type"] == "timeout"
     assert span.status.status_code is StatusCode.ERROR
@@ -99,15 +108,22 @@ def test_content_needs_both_the_feature_and_the_env_switch(
             {"role": "user", "parts": [{"type": "text", "content": "Où est ma commande ? 📦"}]},
         ]
         assert json.loads(str(attrs["gen_ai.output.messages"])) == [
-            {"role": "assistant", "parts": [{"type": "text", "content": "Elle arrive demain."}],
-             "finish_reason": "stop"},
+            {
+                "role": "assistant",
+                "parts": [{"type": "text", "content": "Elle arrive demain."}],
+                "finish_reason": "stop",
+            },
         ]
 
 
 def test_from_env_is_off_without_an_endpoint() -> None:
     assert OtelSink.from_env(environ={}) is None
-    assert OtelSink.from_env(environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
-                                      "OTEL_SDK_DISABLED": "true"}) is None
+    assert (
+        OtelSink.from_env(
+            environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}
+        )
+        is None
+    )
 
 
 class _Collector:

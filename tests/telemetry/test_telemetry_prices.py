@@ -65,9 +65,7 @@ def test_dated_model_ids_find_their_base_price(prices: PriceTable, model: str, b
     assert prices.price(model) == BUILTIN_PRICES[base]
 
 
-@pytest.mark.parametrize(
-    "model", ["o3-mini", "o3-pro", "claude-opus-4-5", "gpt-4o-audio-preview", "gpt-5.1"]
-)
+@pytest.mark.parametrize("model", ["o3-mini", "o3-pro", "claude-opus-4-5", "gpt-4o-audio-preview", "gpt-5.1"])
 def test_a_model_sharing_a_prefix_is_not_priced_as_its_neighbour(prices: PriceTable, model: str) -> None:
     # o3-mini costs less than o3, claude-opus-4-5 less than claude-opus-4: guessing would lie.
     assert prices.price(model) is None

@@ -124,8 +124,10 @@ async def test_close_under_load_writes_every_record_to_the_store(
     assert store.count_records() == 10_000
     assert recorder.pending == 0 and recorder.dropped == 0
     body, _ = metrics.render()
-    assert b'runwell_requests_total{code="200",feature="support-reply",provider="openai",' \
-           b'status="ok",variant="champion"} 10000.0' in body
+    assert (
+        b'runwell_requests_total{code="200",feature="support-reply",provider="openai",'
+        b'status="ok",variant="champion"} 10000.0' in body
+    )
     assert submit_s < 2.0  # 10k submits: well under 200 us each even on a loaded CI box
 
 
@@ -179,8 +181,7 @@ def test_a_broken_sink_does_not_cost_the_store_any_record(
 def test_store_writes_are_retried_until_they_succeed(
     store: RecordStore, make_record: MakeRecord, caplog: pytest.LogCaptureFixture
 ) -> None:
-    recorder = Recorder([FlakyStore(store, failures=3)], max_batch=50,
-                        retry_initial_s=0.02, retry_max_s=0.05)
+    recorder = Recorder([FlakyStore(store, failures=3)], max_batch=50, retry_initial_s=0.02, retry_max_s=0.05)
     records = [make_record() for _ in range(200)]
     for r in records:
         recorder.submit(r)
@@ -197,8 +198,9 @@ def test_store_writes_are_retried_until_they_succeed(
 def test_a_failing_sink_backlog_is_bounded_and_drops_are_counted(make_record: MakeRecord) -> None:
     metrics = Metrics()
     spy = SpySink()
-    recorder = Recorder([BrokenSink(), spy], max_batch=100, max_backlog=1000,
-                        retry_initial_s=10, metrics=metrics)
+    recorder = Recorder(
+        [BrokenSink(), spy], max_batch=100, max_backlog=1000, retry_initial_s=10, metrics=metrics
+    )
     for _ in range(3000):
         recorder.submit(make_record())
     assert _wait_for(lambda: len(spy.records) == 3000)
@@ -206,8 +208,9 @@ def test_a_failing_sink_backlog_is_bounded_and_drops_are_counted(make_record: Ma
     dropped = recorder.dropped
     assert 2000 <= dropped < 2100  # all but the newest 901..1000 records (whole batches)
     body, _ = metrics.render()
-    assert (f'runwell_records_dropped_total{{reason="backlog_full",sink="BrokenSink"}} '
-            f'{float(dropped)}').encode() in body
+    assert (
+        f'runwell_records_dropped_total{{reason="backlog_full",sink="BrokenSink"}} {float(dropped)}'
+    ).encode() in body
     assert recorder.pending == 3000 - dropped
     recorder.close(timeout=0.1)
 

@@ -38,31 +38,43 @@ def _prompt_template(spec_path: Path, variant: str, prompt_version: str) -> dict
         return {"status": "variant no longer in the spec", "variant": variant}
     template = loaded.prompts[variant]
     if current != prompt_version:
-        return {"status": "template changed since", "decided_with": prompt_version,
-                "current": current, "file": template.source}
+        return {
+            "status": "template changed since",
+            "decided_with": prompt_version,
+            "current": current,
+            "file": template.source,
+        }
     return {"status": "matches", "version": current, "file": template.source, "text": template.text}
 
 
 def _content(record: Any, entry: dict[str, Any]) -> dict[str, Any]:
     if record is None:
         return {"status": "no request record (erased or never stored)"}
-    out: dict[str, Any] = {"latency_ms": record.latency_ms, "input_tokens": record.input_tokens,
-                           "output_tokens": record.output_tokens, "cost_usd": record.cost_usd,
-                           "status": record.status, "http_status": record.http_status}
+    out: dict[str, Any] = {
+        "latency_ms": record.latency_ms,
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "cost_usd": record.cost_usd,
+        "status": record.status,
+        "http_status": record.http_status,
+    }
     if record.prompt is None:
         out["content"] = "not captured (capture.content is off for this feature)"
         return out
     digest_in = sha256_hex(canonicalize(record.prompt))
-    out.update(prompt=record.prompt, completion=record.completion,
-               input_digest_matches=digest_in == entry["input_sha256"],
-               output_digest_matches=(entry["output_sha256"] is None and record.completion is None)
-               or (record.completion is not None
-                   and sha256_hex(record.completion) == entry["output_sha256"]))
+    out.update(
+        prompt=record.prompt,
+        completion=record.completion,
+        input_digest_matches=digest_in == entry["input_sha256"],
+        output_digest_matches=(entry["output_sha256"] is None and record.completion is None)
+        or (record.completion is not None and sha256_hex(record.completion) == entry["output_sha256"]),
+    )
     return out
 
 
-def explain_request(log: AuditLog, records: _Records, request_id: str,
-                    spec_path: Path) -> dict[str, Any] | None:
+def explain_request(
+    log: AuditLog, records: _Records, request_id: str, spec_path: Path
+) -> dict[str, Any] | None:
     """Everything known about one request's decision, or ``None`` if the log has no entry."""
     indices = log.find_request(request_id)
     if not indices:
@@ -81,8 +93,12 @@ def explain_request(log: AuditLog, records: _Records, request_id: str,
         "index": index,
         "entry": entry,
         "checkpoint": note,
-        "inclusion_proof": {"size": checkpoint.size, "root": checkpoint.root_hash.hex(),
-                            "proof": [h.hex() for h in proof], "verified": verified},
+        "inclusion_proof": {
+            "size": checkpoint.size,
+            "root": checkpoint.root_hash.hex(),
+            "proof": [h.hex() for h in proof],
+            "verified": verified,
+        },
         "prompt_template": _prompt_template(spec_path, entry["variant"], entry["prompt_version"]),
         "record": _content(records.get_record(request_id), entry),
     }
@@ -111,9 +127,13 @@ def render_text(report: dict[str, Any]) -> str:
         lines += ["  " + line for line in t["text"].splitlines()]
     lines.append("")
     if "prompt" in r:
-        lines.append("Stored exchange (digests recomputed: input "
-                     + ("matches" if r["input_digest_matches"] else "DOES NOT MATCH")
-                     + ", output " + ("matches" if r["output_digest_matches"] else "DOES NOT MATCH") + "):")
+        lines.append(
+            "Stored exchange (digests recomputed: input "
+            + ("matches" if r["input_digest_matches"] else "DOES NOT MATCH")
+            + ", output "
+            + ("matches" if r["output_digest_matches"] else "DOES NOT MATCH")
+            + "):"
+        )
         for message in r["prompt"]:
             lines.append(f"  [{message.get('role')}] {message.get('content')}")
         lines.append(f"  [completion] {r['completion']}")

@@ -49,8 +49,9 @@ def key_name_for(base_dir: Path) -> str:
     return f"runwell.{slug}"
 
 
-def find_key_file(base_dir: Path, key_path: Path | None = None,
-                  environ: Mapping[str, str] | None = None) -> Path:
+def find_key_file(
+    base_dir: Path, key_path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
     """Where the signing key is (or would be created): explicit path, env, then the default."""
     if key_path is not None:
         return key_path
@@ -91,16 +92,24 @@ class AuditHandle:
         self.log.close()
 
 
-def open_audit_log(base_dir: Path, db_url: str | None = None, *, key_path: Path | None = None,
-                   create_key: bool = True, policy: CheckpointPolicy | None = None,
-                   environ: Mapping[str, str] | None = None) -> AuditHandle:
+def open_audit_log(
+    base_dir: Path,
+    db_url: str | None = None,
+    *,
+    key_path: Path | None = None,
+    create_key: bool = True,
+    policy: CheckpointPolicy | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AuditHandle:
     """Open the project's audit log, generating its signing key on first use if allowed."""
     key_file = find_key_file(base_dir, key_path, environ)
     created = False
     if not key_file.exists():
         if not create_key:
-            raise AuditError(f"no audit signing key at {key_file}; create one with "
-                             "`runwell audit keygen` or point RUNWELL_AUDIT_KEY_FILE at it")
+            raise AuditError(
+                f"no audit signing key at {key_file}; create one with "
+                "`runwell audit keygen` or point RUNWELL_AUDIT_KEY_FILE at it"
+            )
         key_file.parent.mkdir(parents=True, exist_ok=True)
         skey, vkey = generate_key(key_name_for(base_dir))
         write_key_file(key_file, skey)
@@ -134,8 +143,26 @@ def last_change(log: AuditLog, kind: str, subject: str) -> dict[str, object] | N
     return log.entry(max(indices)) if indices else None
 
 
-def record_change(log: AuditLog, *, kind: str, subject: str, actor: str, reason: str = "",
-                  before: object = None, after: object = None, at: float) -> int:
+def record_change(
+    log: AuditLog,
+    *,
+    kind: str,
+    subject: str,
+    actor: str,
+    reason: str = "",
+    before: object = None,
+    after: object = None,
+    at: float,
+) -> int:
     """Append one state change; returns its index once durable."""
-    return log.append(ChangeEntry(time=format_time(at), kind=kind, actor=actor, subject=subject,
-                                  reason=reason, before=before, after=after))
+    return log.append(
+        ChangeEntry(
+            time=format_time(at),
+            kind=kind,
+            actor=actor,
+            subject=subject,
+            reason=reason,
+            before=before,
+            after=after,
+        )
+    )

@@ -73,8 +73,9 @@ ReasonOption = Annotated[
 """``--reason TEXT``: why a state change is made (kept in the audit log)."""
 
 
-def audit_change(db: str | None, project_dir: Path, *, kind: str, subject: str, reason: str,
-                 before: object, after: object) -> int:
+def audit_change(
+    db: str | None, project_dir: Path, *, kind: str, subject: str, reason: str, before: object, after: object
+) -> int:
     """Record a state change in the project's signed audit log (its key is created if missing)."""
     import time
 
@@ -86,7 +87,15 @@ def audit_change(db: str | None, project_dir: Path, *, kind: str, subject: str, 
     except AuditError as exc:
         fail(f"could not open the audit log: {exc}")
     try:
-        return record_change(handle.log, kind=kind, subject=subject, actor=default_actor(),
-                             reason=reason, before=before, after=after, at=time.time())
+        return record_change(
+            handle.log,
+            kind=kind,
+            subject=subject,
+            actor=default_actor(),
+            reason=reason,
+            before=before,
+            after=after,
+            at=time.time(),
+        )
     finally:
         handle.close()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import orjson
@@ -18,9 +18,14 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-KeyOption = Annotated[Path | None, typer.Option(
-    "--key", help="Signing key file (default: $RUNWELL_AUDIT_KEY_FILE or DIR/.runwell/audit.key)",
-    show_default=False)]
+KeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        help="Signing key file (default: $RUNWELL_AUDIT_KEY_FILE or DIR/.runwell/audit.key)",
+        show_default=False,
+    ),
+]
 
 
 @contextmanager
@@ -57,8 +62,7 @@ def keygen(
     except (AuditError, FileExistsError) as exc:
         fail(f"{exc} (a key already exists at {path}; runwell never overwrites a signing key)", code=2)
     path.with_suffix(".vkey").write_text(vkey + "\n")
-    typer.echo(f"wrote signing key {path} (mode 0600) and verifier key {path.with_suffix('.vkey')}",
-               err=True)
+    typer.echo(f"wrote signing key {path} (mode 0600) and verifier key {path.with_suffix('.vkey')}", err=True)
     typer.echo(vkey)
 
 
@@ -69,7 +73,9 @@ def checkpoint(db: DbOption = None, project_dir: DirOption = Path("."), key: Key
 
 
 def export(
-    fmt: Annotated[str, typer.Option("--format", help="Only jsonl: one leaf (canonical JSON) per line.")] = "jsonl",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Only jsonl: one leaf (canonical JSON) per line.")
+    ] = "jsonl",
     start: Annotated[int, typer.Option(min=0)] = 0,
     end: Annotated[int | None, typer.Option(min=0, help="Exclusive (default: the log's size)")] = None,
     db: DbOption = None,
@@ -107,8 +113,19 @@ def prove(
         proof, root = log.inclusion_proof(index, n), log.root(n)
         lh = leaf_hash(log.leaf(index))
         ok = verify_inclusion(lh, index, n, proof, root)
-        typer.echo(json.dumps({"index": index, "size": n, "leaf_hash": lh.hex(), "root": root.hex(),
-                               "proof": [h.hex() for h in proof], "verified": ok}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "index": index,
+                    "size": n,
+                    "leaf_hash": lh.hex(),
+                    "root": root.hex(),
+                    "proof": [h.hex() for h in proof],
+                    "verified": ok,
+                },
+                indent=2,
+            )
+        )
 
 
 def consistency(
@@ -126,16 +143,32 @@ def consistency(
             fail(f"need FROM <= TO <= {log.size} (the log's size); got {old} and {new}", code=2)
         proof = log.consistency_proof(old, new)
         r_old, r_new = log.root(old), log.root(new)
-        typer.echo(json.dumps({"from": old, "to": new, "old_root": r_old.hex(), "new_root": r_new.hex(),
-                               "proof": [h.hex() for h in proof],
-                               "verified": verify_consistency(old, new, r_old, r_new, proof)}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "from": old,
+                    "to": new,
+                    "old_root": r_old.hex(),
+                    "new_root": r_new.hex(),
+                    "proof": [h.hex() for h in proof],
+                    "verified": verify_consistency(old, new, r_old, r_new, proof),
+                },
+                indent=2,
+            )
+        )
 
 
 def verify(
-    trusted_checkpoint: Annotated[Path | None, typer.Option(
-        "--trusted-checkpoint", help="A signed checkpoint you kept earlier: check only what came after.")] = None,
-    vkey: Annotated[str | None, typer.Option(
-        help="Verifier key (default: DIR/.runwell/audit.vkey); the private key is not needed.")] = None,
+    trusted_checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--trusted-checkpoint", help="A signed checkpoint you kept earlier: check only what came after."
+        ),
+    ] = None,
+    vkey: Annotated[
+        str | None,
+        typer.Option(help="Verifier key (default: DIR/.runwell/audit.vkey); the private key is not needed."),
+    ] = None,
     db: DbOption = None,
     project_dir: DirOption = Path("."),
     key: KeyOption = None,
@@ -165,7 +198,9 @@ def verify(
 
 def explain(
     request_id: Annotated[str, typer.Argument(help="The request id (x-request-id).")],
-    spec: Annotated[Path | None, typer.Option(help="The feature's runwell.yaml, for the prompt text.")] = None,
+    spec: Annotated[
+        Path | None, typer.Option(help="The feature's runwell.yaml, for the prompt text.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     db: DbOption = None,
     project_dir: DirOption = Path("."),
@@ -174,13 +209,13 @@ def explain(
     """Why did the model decide this? The entry, its proof, the prompt and the stored exchange."""
     from runwell.audit.explain import explain_request
 
-    with _opened_log(db, project_dir, key) as log:
-        with opened_store(db, project_dir) as store:
-            report = explain_request(log, store, request_id,
-                                     spec or (project_dir / "runwell.yaml"))
+    with _opened_log(db, project_dir, key) as log, opened_store(db, project_dir) as store:
+        report = explain_request(log, store, request_id, spec or (project_dir / "runwell.yaml"))
     if report is None:
-        fail(f"no audit entry for request {request_id!r}; only requests that reached a model "
-             "(or were answered instead of one) are in the audit log")
+        fail(
+            f"no audit entry for request {request_id!r}; only requests that reached a model "
+            "(or were answered instead of one) are in the audit log"
+        )
     if as_json:
         typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
         return
@@ -192,8 +227,14 @@ def explain(
 def register(root: typer.Typer) -> None:
     """Mount ``runwell audit``."""
     app = typer.Typer(name="audit", help="The signed, tamper-evident audit log.", no_args_is_help=True)
-    for name, fn in (("keygen", keygen), ("checkpoint", checkpoint), ("export", export),
-                     ("prove", prove), ("consistency", consistency), ("verify", verify),
-                     ("explain", explain)):
+    for name, fn in (
+        ("keygen", keygen),
+        ("checkpoint", checkpoint),
+        ("export", export),
+        ("prove", prove),
+        ("consistency", consistency),
+        ("verify", verify),
+        ("explain", explain),
+    ):
         app.command(name)(fn)
     root.add_typer(app)

@@ -42,8 +42,11 @@ def _free_port() -> int:
 def _post(url: str, key: str, body: dict[str, Any], *, stream: bool = False) -> tuple[int, str, str]:
     """POST a chat request; return (status, request id, answer text or error message)."""
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
             rid = response.headers.get("x-request-id", "")
@@ -83,16 +86,21 @@ def _describe(record: Any) -> str:
     ttft = "" if record.ttft_ms is None else f", first token {record.ttft_ms:.0f} ms"
     tokens = f"{record.input_tokens}->{record.output_tokens} tokens" if record.input_tokens else "no tokens"
     where = f"{record.feature}@{record.variant}" if record.feature else "(no feature)"
-    first = (f"   [bold]{record.request_id[:12]}[/] {where}  {record.http_status} {record.status}"
-             f"{'  ' + record.error_class if record.error_class else ''}")
-    second = (f"      {record.latency_ms:.0f} ms{ttft}, {tokens}, {cost}; "
-              f"spec {record.spec_version or '-'}, prompt {record.prompt_version or '-'}")
+    first = (
+        f"   [bold]{record.request_id[:12]}[/] {where}  {record.http_status} {record.status}"
+        f"{'  ' + record.error_class if record.error_class else ''}"
+    )
+    second = (
+        f"      {record.latency_ms:.0f} ms{ttft}, {tokens}, {cost}; "
+        f"spec {record.spec_version or '-'}, prompt {record.prompt_version or '-'}"
+    )
     return f"{first}\n{second}"
 
 
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Where to create the demo feature.")] =
-    Path("runwell-demo"),
+    directory: Annotated[Path, typer.Option("--dir", help="Where to create the demo feature.")] = Path(
+        "runwell-demo"
+    ),
 ) -> None:
     """Serve an example feature on the real local model and show what runwell records."""
     from runwell.spec.scaffold import scaffold
@@ -112,8 +120,20 @@ def demo(
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runwell", "serve", "--spec", str(directory / "runwell.yaml"),
-         "--port", str(port), "--log-level", "warning"], cwd=directory)
+        [
+            sys.executable,
+            "-m",
+            "runwell",
+            "serve",
+            "--spec",
+            str(directory / "runwell.yaml"),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=directory,
+    )
     request_ids: list[str] = []
     try:
         ready = _wait_ready(base, proc)
@@ -121,13 +141,18 @@ def demo(
         console.print(f"[bold]2.[/] Gateway ready on {base} ({checks})")
         console.print("[bold]3.[/] Requests through the gateway (SmolLM2-135M-Instruct, in process):")
         for mode, model, question in QUESTIONS:
-            body = {"model": model, "messages": [{"role": "user", "content": question}],
-                    "stream": mode == "stream", "user": "demo-user"}
+            body = {
+                "model": model,
+                "messages": [{"role": "user", "content": question}],
+                "stream": mode == "stream",
+                "user": "demo-user",
+            }
             status, rid, text = _post(f"{base}/v1/chat/completions", key, body, stream=mode == "stream")
             request_ids.append(rid)
             console.print(f"   [cyan]{model}[/] ({mode}) [dim]{question}[/]\n   -> {status}: {text.strip()}")
-        status, rid, text = _post(f"{base}/v1/chat/completions", key,
-                                  {"model": FEATURE, "messages": "not a list"})
+        status, rid, text = _post(
+            f"{base}/v1/chat/completions", key, {"model": FEATURE, "messages": "not a list"}
+        )
         request_ids.append(rid)
         console.print(f"   [cyan]malformed request[/] -> {status}: {text}")
     finally:
@@ -143,8 +168,9 @@ def demo(
     finally:
         store.close()
     _eval_step(console, directory)
-    console.print(f"Explore: cd {os.path.relpath(directory)} && runwell requests list "
-                  "(or runwell requests show ID)")
+    console.print(
+        f"Explore: cd {os.path.relpath(directory)} && runwell requests list (or runwell requests show ID)"
+    )
 
 
 def _eval_step(console: Console, directory: Path) -> None:

@@ -23,9 +23,7 @@ def init(
     name: Annotated[str, typer.Argument(help="feature name, e.g. ticket-summary")],
     provider: Annotated[
         _Provider,
-        typer.Option(
-            help="sim: scripted, no setup; local: SmolLM2 in process; openai: needs OPENAI_API_KEY"
-        ),
+        typer.Option(help="sim: scripted, no setup; local: SmolLM2 in process; openai: needs OPENAI_API_KEY"),
     ] = _Provider.sim,
     directory: Annotated[
         Path | None,

@@ -43,8 +43,15 @@ def create_key(
     """
     with opened_store(db, project_dir) as store:
         key, secret = store.create_key(name)
-    audit_change(db, project_dir, kind="api_key_created", subject=key.id, reason=reason,
-                 before=None, after={"id": key.id, "name": key.name})
+    audit_change(
+        db,
+        project_dir,
+        kind="api_key_created",
+        subject=key.id,
+        reason=reason,
+        before=None,
+        after={"id": key.id, "name": key.name},
+    )
     typer.echo(
         f"Created API key {key.id} ({key.name}). Copy the secret below now: it will not be "
         "shown again, and runwell keeps only its hash.",
@@ -63,8 +70,14 @@ def list_keys(
         keys = store.list_keys()
     if as_json:
         rows = [
-            {"id": k.id, "name": k.name, "prefix": k.prefix, "created_at": k.created_at,
-             "revoked_at": k.revoked_at, "active": k.active}
+            {
+                "id": k.id,
+                "name": k.name,
+                "prefix": k.prefix,
+                "created_at": k.created_at,
+                "revoked_at": k.revoked_at,
+                "active": k.active,
+            }
             for k in keys
         ]
         typer.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
@@ -97,8 +110,15 @@ def revoke_key(
     if key.revoked_at is not None and key.revoked_at < asked_at:
         typer.echo(f"API key {key.id} ({key.name}) was already revoked at {_time(key.revoked_at)}.")
     else:
-        audit_change(db, project_dir, kind="api_key_revoked", subject=key.id, reason=reason,
-                     before={"revoked": False}, after={"revoked": True})
+        audit_change(
+            db,
+            project_dir,
+            kind="api_key_revoked",
+            subject=key.id,
+            reason=reason,
+            before={"revoked": False},
+            after={"revoked": True},
+        )
         typer.echo(f"Revoked API key {key.id} ({key.name}).")
 
 

@@ -82,8 +82,13 @@ def list_requests(
         return
     console = Console()
     if not records:
-        console.print("No requests recorded" + (f" for feature {feature!r}" if feature else "")
-                      + (" in that time range" if since else "") + ".", markup=False)
+        console.print(
+            "No requests recorded"
+            + (f" for feature {feature!r}" if feature else "")
+            + (" in that time range" if since else "")
+            + ".",
+            markup=False,
+        )
         return
     table = Table(show_edge=False, header_style="bold")
     for column in ("id", "time", "feature@variant", "provider/model", "status"):
@@ -119,8 +124,11 @@ def show_request(
     if record is None:
         fail(
             f"no recorded request has id {request_id!r}"
-            + (f" (a prefix needs at least {MIN_PREFIX_LEN} characters)"
-               if len(request_id) < MIN_PREFIX_LEN else "")
+            + (
+                f" (a prefix needs at least {MIN_PREFIX_LEN} characters)"
+                if len(request_id) < MIN_PREFIX_LEN
+                else ""
+            )
             + "; find ids with 'runwell requests list'"
         )
     if as_json:
@@ -143,8 +151,12 @@ def show_request(
             console.print(Text(_message_text(message)))
     console.print(Rule("completion", align="left"))
     if record.completion is None:
-        console.print(Text("(not captured: content capture is off for this feature, "
-                           "or there was no completion)", style="dim"))
+        console.print(
+            Text(
+                "(not captured: content capture is off for this feature, or there was no completion)",
+                style="dim",
+            )
+        )
     else:
         console.print(Text(record.completion))
 
@@ -168,8 +180,11 @@ def _field_rows(r: RequestRecord) -> list[tuple[str, str]]:
         ("stream", "yes" if r.stream else "no"),
         ("latency", _ms(r.latency_ms)),
         ("time to first token", _ms(r.ttft_ms)),
-        ("tokens", f"input {_count(r.input_tokens)} (cached {_count(r.cached_tokens)}), "
-                   f"output {_count(r.output_tokens)}"),
+        (
+            "tokens",
+            f"input {_count(r.input_tokens)} (cached {_count(r.cached_tokens)}), "
+            f"output {_count(r.output_tokens)}",
+        ),
         ("cost", _cost(r)),
         ("finish reason", r.finish_reason or "-"),
     ]
@@ -182,7 +197,8 @@ def _message_text(message: dict[str, Any]) -> str:
     elif isinstance(content, list):
         text = "\n".join(
             str(p.get("text", "")) if p.get("type") == "text" else f"[{p.get('type', 'part')}]"
-            for p in content if isinstance(p, dict)
+            for p in content
+            if isinstance(p, dict)
         )
     else:
         text = "" if content is None else str(content)

@@ -8,33 +8,49 @@ from typing import Annotated
 
 import typer
 
-from runwell.cli._store_opt import DbOption, fail
 from runwell.audit.errors import AuditError
+from runwell.cli._store_opt import DbOption, fail
 from runwell.errors import ConfigError, SpecError, StoreError
 
 __all__ = ["register"]
 
 
 def serve(
-    spec: Annotated[list[Path] | None, typer.Option(
-        "--spec", "-s", help="A runwell.yaml to serve; repeat for several features. "
-        "(default: ./runwell.yaml)", show_default=False)] = None,
+    spec: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--spec",
+            "-s",
+            help="A runwell.yaml to serve; repeat for several features. (default: ./runwell.yaml)",
+            show_default=False,
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.", min=0, max=65535)] = 8080,
     db: DbOption = None,
     max_body_bytes: Annotated[int, typer.Option(help="Largest accepted request body.", min=1024)] = 1 << 20,
-    graceful_s: Annotated[float, typer.Option(
-        "--graceful-seconds", help="How long SIGTERM waits for in-flight requests.", min=0)] = 30.0,
+    graceful_s: Annotated[
+        float,
+        typer.Option("--graceful-seconds", help="How long SIGTERM waits for in-flight requests.", min=0),
+    ] = 30.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
-    audit_key: Annotated[Path | None, typer.Option(
-        help="Audit signing key (default: $RUNWELL_AUDIT_KEY_FILE or .runwell/audit.key beside "
-        "the spec; generated on first start)", show_default=False)] = None,
-    audit_public: Annotated[bool, typer.Option(
-        help="Serve /audit/checkpoint and proofs without a key (entries still need one).")] = False,
-    checkpoint_every: Annotated[int, typer.Option(
-        help="Sign an audit checkpoint at least every N entries...", min=1)] = 100,
-    checkpoint_seconds: Annotated[float, typer.Option(
-        help="...or every T seconds, whichever comes first.", min=0.1)] = 10.0,
+    audit_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Audit signing key (default: $RUNWELL_AUDIT_KEY_FILE or .runwell/audit.key beside "
+            "the spec; generated on first start)",
+            show_default=False,
+        ),
+    ] = None,
+    audit_public: Annotated[
+        bool, typer.Option(help="Serve /audit/checkpoint and proofs without a key (entries still need one).")
+    ] = False,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Sign an audit checkpoint at least every N entries...", min=1)
+    ] = 100,
+    checkpoint_seconds: Annotated[
+        float, typer.Option(help="...or every T seconds, whichever comes first.", min=0.1)
+    ] = 10.0,
 ) -> None:
     """Serve POST /v1/chat/completions, /v1/models, /healthz, /readyz and /metrics."""
     from runwell.gateway.app import GatewayApp
@@ -47,11 +63,17 @@ def serve(
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     paths = spec or [Path("runwell.yaml")]
     try:
-        gateway = build_gateway(GatewaySettings(spec_paths=paths, db_url=db,
-                                                max_body_bytes=max_body_bytes,
-                                                audit_key_path=audit_key, audit_public=audit_public,
-                                                checkpoint_every_entries=checkpoint_every,
-                                                checkpoint_every_seconds=checkpoint_seconds))
+        gateway = build_gateway(
+            GatewaySettings(
+                spec_paths=paths,
+                db_url=db,
+                max_body_bytes=max_body_bytes,
+                audit_key_path=audit_key,
+                audit_public=audit_public,
+                checkpoint_every_entries=checkpoint_every,
+                checkpoint_every_seconds=checkpoint_seconds,
+            )
+        )
     except SpecError as exc:
         for problem in exc.problems:
             typer.echo(str(problem))
@@ -62,9 +84,9 @@ def serve(
     logging.getLogger("runwell.gateway").info("serving features: %s", names)
     if not gateway.admin.enabled:
         logging.getLogger("runwell.gateway").info(
-            "admin endpoints disabled (set RUNWELL_ADMIN_TOKEN to enable them)")
-    run_server(GatewayApp(gateway), host=host, port=port, graceful_s=graceful_s,
-               log_level=log_level.lower())
+            "admin endpoints disabled (set RUNWELL_ADMIN_TOKEN to enable them)"
+        )
+    run_server(GatewayApp(gateway), host=host, port=port, graceful_s=graceful_s, log_level=log_level.lower())
 
 
 def register(root: typer.Typer) -> None:

@@ -54,9 +54,7 @@ def schema() -> None:
 
 def register(root: typer.Typer) -> None:
     """Mount the ``spec`` command group on ``root``."""
-    group = typer.Typer(
-        name="spec", help="Check a feature spec (runwell.yaml).", no_args_is_help=True
-    )
+    group = typer.Typer(name="spec", help="Check a feature spec (runwell.yaml).", no_args_is_help=True)
     group.command("validate")(validate)
     group.command("schema")(schema)
     root.add_typer(group, name="spec")

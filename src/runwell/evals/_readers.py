@@ -148,9 +148,7 @@ def _read_yaml(text: str, source: str, problems: list[SpecProblem]) -> _Records:
     if isinstance(data, dict) and isinstance(node, yaml.MappingNode):
         top = node.start_mark.line + 1
         for key in sorted(map(str, set(data) - {"cases"})):
-            problems.append(
-                SpecProblem(source, top, key, "unknown top-level key; the only one is `cases:`")
-            )
+            problems.append(SpecProblem(source, top, key, "unknown top-level key; the only one is `cases:`"))
         found = [value for key, value in node.value if key.value == "cases"]
         if not found:
             problems.append(SpecProblem(source, top, "cases", "missing: the list of cases"))

@@ -10,6 +10,7 @@ ever run twice into the same run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -121,10 +122,8 @@ class _Writer:
 
     async def close(self) -> None:
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         if self._inflight is not None:
             await self._inflight
             self._inflight = None

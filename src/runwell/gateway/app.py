@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from runwell.errors import NotFoundError, RequestError, StoreError
-from runwell.gateway.asgi import Receive, Scope, Send, header, read_body, send_bytes, send_error, send_json
 from runwell.audit.errors import AuditError
 from runwell.audit.open import record_change
+from runwell.errors import NotFoundError, RequestError, StoreError
+from runwell.gateway.asgi import Receive, Scope, Send, header, read_body, send_bytes, send_error, send_json
 from runwell.gateway.audit import AuditTrail
 from runwell.gateway.audit_routes import AuditRoutes
 from runwell.gateway.auth import AdminToken, KeyCache
@@ -82,8 +82,13 @@ class GatewayApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.keys = KeyCache(gateway.store.active_key_hashes, refresh_s=gateway.key_refresh_s)
-        self.chat = ChatHandler(gateway.catalog, self.keys, gateway.recorder.submit,
-                                audit=gateway.audit, max_body_bytes=gateway.max_body_bytes)
+        self.chat = ChatHandler(
+            gateway.catalog,
+            self.keys,
+            gateway.recorder.submit,
+            audit=gateway.audit,
+            max_body_bytes=gateway.max_body_bytes,
+        )
         self.readiness = Readiness(self._readiness_checks())
         self.started_at = time.time()
         self._routes: dict[tuple[str, str], Handler] = {
@@ -95,8 +100,9 @@ class GatewayApp:
             ("POST", "/admin/keys"): self._admin_create_key,
         }
         if gateway.audit is not None:
-            audit_routes = AuditRoutes(gateway.audit.handle.log, self.keys, gateway.admin,
-                                       public=gateway.audit_public)
+            audit_routes = AuditRoutes(
+                gateway.audit.handle.log, self.keys, gateway.admin, public=gateway.audit_public
+            )
             self._routes.update(audit_routes.routes())  # type: ignore[arg-type]
 
     def _readiness_checks(self) -> dict[str, Callable[[], Awaitable[Any]]]:
@@ -127,24 +133,34 @@ class GatewayApp:
         try:
             if handler is None:
                 if path.startswith("/admin/keys/") and scope["method"] == "DELETE":
-                    await self._admin_revoke_key(scope, receive, send, path[len("/admin/keys/"):])
+                    await self._admin_revoke_key(scope, receive, send, path[len("/admin/keys/") :])
                     return
                 known = {p for _, p in self._routes} | {"/v1/chat/completions"}
                 if path in known:
-                    raise RequestError(f"method {scope['method']} is not allowed on {path}",
-                                       code="method_not_allowed")
-                raise NotFoundError(f"no route {scope['method']} {path}; see GET /v1/models",
-                                    code="unknown_route")
+                    raise RequestError(
+                        f"method {scope['method']} is not allowed on {path}", code="method_not_allowed"
+                    )
+                raise NotFoundError(
+                    f"no route {scope['method']} {path}; see GET /v1/models", code="unknown_route"
+                )
             await handler(scope, receive, send, request_id)
         except RequestError as exc:
             status = 405 if exc.code == "method_not_allowed" else exc.status
-            await send_error(send, status, exc.message, type=exc.type, request_id=request_id,
-                             param=exc.param, code=exc.code)
+            await send_error(
+                send,
+                status,
+                exc.message,
+                type=exc.type,
+                request_id=request_id,
+                param=exc.param,
+                code=exc.code,
+            )
         except StoreError as exc:
             await send_error(send, 503, str(exc), type="store_unavailable", request_id=request_id)
         except AuditError as exc:
-            await send_error(send, 503, str(exc), type="server_error", request_id=request_id,
-                             code="audit_unavailable")
+            await send_error(
+                send, 503, str(exc), type="server_error", request_id=request_id, code="audit_unavailable"
+            )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -197,8 +213,10 @@ class GatewayApp:
     async def _models(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         self.keys.authenticate(header(scope, b"authorization"))
         created = int(self.started_at)
-        data = [{"id": mid, "object": "model", "created": created, "owned_by": "runwell"}
-                for mid in self.gateway.catalog.model_ids()]
+        data = [
+            {"id": mid, "object": "model", "created": created, "owned_by": "runwell"}
+            for mid in self.gateway.catalog.model_ids()
+        ]
         await send_json(send, 200, {"object": "list", "data": data})
 
     async def _admin_list_keys(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
@@ -218,18 +236,24 @@ class GatewayApp:
             raise RequestError("'name' must be a non-empty string naming the key's holder", param="name")
         reason = body.get("reason", "") if isinstance(body.get("reason", ""), str) else ""
         key, secret = await asyncio.to_thread(self.gateway.store.create_key, name.strip())
-        await self._record_change("api_key_created", key.id, reason, None,
-                                  {"id": key.id, "name": key.name})
+        await self._record_change("api_key_created", key.id, reason, None, {"id": key.id, "name": key.name})
         await self.keys.refresh()
         await send_json(send, 201, {**_jsonable(key), "secret": secret})
 
-    async def _record_change(self, kind: str, subject: str, reason: str, before: Any,
-                             after: Any) -> None:
+    async def _record_change(self, kind: str, subject: str, reason: str, before: Any, after: Any) -> None:
         if self.gateway.audit is None:
             return
-        await asyncio.to_thread(record_change, self.gateway.audit.handle.log, kind=kind,
-                                subject=subject, actor="admin-api", reason=reason, before=before,
-                                after=after, at=time.time())
+        await asyncio.to_thread(
+            record_change,
+            self.gateway.audit.handle.log,
+            kind=kind,
+            subject=subject,
+            actor="admin-api",
+            reason=reason,
+            before=before,
+            after=after,
+            at=time.time(),
+        )
 
     async def _admin_revoke_key(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
         self.gateway.admin.check(header(scope, b"authorization"))
@@ -237,7 +261,6 @@ class GatewayApp:
             revoked = await asyncio.to_thread(self.gateway.store.revoke_key, key)
         except StoreError as exc:
             raise NotFoundError(str(exc), param="key") from None
-        await self._record_change("api_key_revoked", revoked.id, "", {"revoked": False},
-                                  {"revoked": True})
+        await self._record_change("api_key_revoked", revoked.id, "", {"revoked": False}, {"revoked": True})
         await self.keys.refresh()
         await send_json(send, 200, _jsonable(revoked))

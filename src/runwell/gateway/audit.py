@@ -77,16 +77,44 @@ class AuditTrail:
         finally:
             self.handle.close()
 
-    async def decision(self, *, request_id: str, started_at: float, feature: str, variant: str,
-                       provider: str, model: str, spec_version: str, prompt_version: str,
-                       user: str | None, hash_user: bool, guardrails: Mapping[str, str],
-                       outcome: str, http_status: int, prompt: Sequence[Mapping[str, Any]],
-                       completion: str | None) -> int:
+    async def decision(
+        self,
+        *,
+        request_id: str,
+        started_at: float,
+        feature: str,
+        variant: str,
+        provider: str,
+        model: str,
+        spec_version: str,
+        prompt_version: str,
+        user: str | None,
+        hash_user: bool,
+        guardrails: Mapping[str, str],
+        outcome: str,
+        http_status: int,
+        prompt: Sequence[Mapping[str, Any]],
+        completion: str | None,
+    ) -> int:
         """Append one decision; returns its index once durable, or raises AuditUnavailable."""
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        facts = (request_id, started_at, feature, variant, provider, model, spec_version,
-                 prompt_version, user, hash_user, guardrails, outcome, http_status, prompt,
-                 completion)
+        facts = (
+            request_id,
+            started_at,
+            feature,
+            variant,
+            provider,
+            model,
+            spec_version,
+            prompt_version,
+            user,
+            hash_user,
+            guardrails,
+            outcome,
+            http_status,
+            prompt,
+            completion,
+        )
         with self._cond:
             if self._stopping:
                 raise AuditUnavailable("the audit log is shutting down")
@@ -99,7 +127,8 @@ class AuditTrail:
         except Exception as exc:
             raise AuditUnavailable(
                 f"the audit log could not record this decision ({type(exc).__name__}: {exc}); "
-                "runwell withholds answers it cannot audit") from exc
+                "runwell withholds answers it cannot audit"
+            ) from exc
 
     def _run(self) -> None:
         while True:
@@ -123,18 +152,32 @@ class AuditTrail:
         futures = [future for _, future in batch]
         try:
             indices: list[int] | BaseException = self._log.append_many(
-                [self._entry(*facts) for facts, _ in batch])
+                [self._entry(*facts) for facts, _ in batch]
+            )
         except Exception as exc:
             _log.exception("audit append failed for %d decisions", len(batch))
             indices = exc
         assert self._loop is not None
         self._loop.call_soon_threadsafe(_settle, futures, indices)
 
-    def _entry(self, request_id: str, started_at: float, feature: str, variant: str,
-               provider: str, model: str, spec_version: str, prompt_version: str,
-               user: str | None, hash_user: bool, guardrails: Mapping[str, str], outcome: str,
-               http_status: int, prompt: Sequence[Mapping[str, Any]],
-               completion: str | None) -> DecisionEntry:
+    def _entry(
+        self,
+        request_id: str,
+        started_at: float,
+        feature: str,
+        variant: str,
+        provider: str,
+        model: str,
+        spec_version: str,
+        prompt_version: str,
+        user: str | None,
+        hash_user: bool,
+        guardrails: Mapping[str, str],
+        outcome: str,
+        http_status: int,
+        prompt: Sequence[Mapping[str, Any]],
+        completion: str | None,
+    ) -> DecisionEntry:
         if user is not None and hash_user:
             user = pseudonymize_user(user, self.handle.user_hash_key)
         return DecisionEntry(

@@ -17,7 +17,7 @@ from runwell.errors import AuthError, RequestError
 from runwell.gateway.asgi import Receive, Scope, Send, header, send_bytes, send_json
 from runwell.gateway.auth import AdminToken, KeyCache
 
-__all__ = ["AuditRoutes", "MAX_ENTRIES_PER_PAGE"]
+__all__ = ["MAX_ENTRIES_PER_PAGE", "AuditRoutes"]
 
 MAX_ENTRIES_PER_PAGE = 1000
 
@@ -26,14 +26,14 @@ def _int_param(query: dict[str, list[str]], name: str, default: int | None = Non
     values = query.get(name)
     if not values:
         if default is None:
-            raise RequestError(f"query parameter '{name}' is required (a non-negative integer)",
-                               param=name)
+            raise RequestError(f"query parameter '{name}' is required (a non-negative integer)", param=name)
         return default
     try:
         value = int(values[0])
     except ValueError:
-        raise RequestError(f"query parameter '{name}' must be a non-negative integer, got "
-                           f"{values[0]!r}", param=name) from None
+        raise RequestError(
+            f"query parameter '{name}' must be a non-negative integer, got {values[0]!r}", param=name
+        ) from None
     if value < 0:
         raise RequestError(f"query parameter '{name}' must be >= 0, got {value}", param=name)
     return value
@@ -73,8 +73,9 @@ class AuditRoutes:
         if size is None:
             return current
         if size > current:
-            raise RequestError(f"the audit log has {current} entries; size {size} does not exist",
-                               param="size")
+            raise RequestError(
+                f"the audit log has {current} entries; size {size} does not exist", param="size"
+            )
         return size
 
     async def checkpoint(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
@@ -83,8 +84,9 @@ class AuditRoutes:
         note = await asyncio.to_thread(self._log.latest_checkpoint)
         if note is None:
             note = await asyncio.to_thread(self._log.checkpoint_now)
-        await send_bytes(send, 200, note.encode(),
-                         content_type=(b"content-type", b"text/plain; charset=utf-8"))
+        await send_bytes(
+            send, 200, note.encode(), content_type=(b"content-type", b"text/plain; charset=utf-8")
+        )
 
     async def entries(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         """Leaf texts of entries [start, end)."""
@@ -94,12 +96,17 @@ class AuditRoutes:
         size = await self._size(None)
         end = _int_param(query, "end", min(size, start + MAX_ENTRIES_PER_PAGE))
         if end < start or end > size or end - start > MAX_ENTRIES_PER_PAGE:
-            raise RequestError(f"need start <= end <= {size} (the log's size) and at most "
-                               f"{MAX_ENTRIES_PER_PAGE} entries per page; got start={start} end={end}",
-                               param="end")
+            raise RequestError(
+                f"need start <= end <= {size} (the log's size) and at most "
+                f"{MAX_ENTRIES_PER_PAGE} entries per page; got start={start} end={end}",
+                param="end",
+            )
         leaves = await asyncio.to_thread(self._log.leaves, start, end)
-        await send_json(send, 200, {"start": start, "end": end, "size": size,
-                                    "entries": [leaf.decode() for leaf in leaves]})
+        await send_json(
+            send,
+            200,
+            {"start": start, "end": end, "size": size, "entries": [leaf.decode() for leaf in leaves]},
+        )
 
     async def inclusion(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries."""
@@ -115,8 +122,17 @@ class AuditRoutes:
             root = await asyncio.to_thread(self._log.root, size)
         except AuditError as exc:
             raise RequestError(str(exc)) from None
-        await send_json(send, 200, {"index": index, "size": size, "leaf_hash": leaf_hash(leaf).hex(),
-                                    "root": root.hex(), "proof": [h.hex() for h in proof]})
+        await send_json(
+            send,
+            200,
+            {
+                "index": index,
+                "size": size,
+                "leaf_hash": leaf_hash(leaf).hex(),
+                "root": root.hex(),
+                "proof": [h.hex() for h in proof],
+            },
+        )
 
     async def consistency(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         """RFC 9162 consistency proof between tree sizes ``from`` and ``to``."""
@@ -129,5 +145,14 @@ class AuditRoutes:
         proof = await asyncio.to_thread(self._log.consistency_proof, old, new)
         old_root = await asyncio.to_thread(self._log.root, old)
         new_root = await asyncio.to_thread(self._log.root, new)
-        await send_json(send, 200, {"from": old, "to": new, "old_root": old_root.hex(),
-                                    "new_root": new_root.hex(), "proof": [h.hex() for h in proof]})
+        await send_json(
+            send,
+            200,
+            {
+                "from": old,
+                "to": new,
+                "old_root": old_root.hex(),
+                "new_root": new_root.hex(),
+                "proof": [h.hex() for h in proof],
+            },
+        )

@@ -8,6 +8,7 @@ active hashes and refreshes it in the background, so a revoked key stops working
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -59,10 +60,8 @@ class KeyCache:
         """Stop refreshing."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     def authenticate(self, authorization: bytes | None) -> str:

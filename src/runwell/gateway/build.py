@@ -12,8 +12,8 @@ from pathlib import Path
 from runwell.audit.log import CheckpointPolicy
 from runwell.audit.open import AuditHandle, default_actor, last_change, open_audit_log, record_change
 from runwell.errors import ConfigError
-from runwell.gateway.audit import AuditTrail
 from runwell.gateway.app import Gateway
+from runwell.gateway.audit import AuditTrail
 from runwell.gateway.auth import AdminToken
 from runwell.gateway.enforcement import declared_not_enforced
 from runwell.gateway.recovery import recover_lost_records
@@ -51,9 +51,10 @@ class GatewaySettings:
 
 def _feature(loaded: LoadedSpec, providers: Mapping[str, Provider]) -> FeatureRuntime:
     spec = loaded.spec
-    overrides = {model: Price(input=p.input_per_mtok, output=p.output_per_mtok,
-                              cached_input=p.cached_input_per_mtok)
-                 for model, p in spec.prices.items()}
+    overrides = {
+        model: Price(input=p.input_per_mtok, output=p.output_per_mtok, cached_input=p.cached_input_per_mtok)
+        for model, p in spec.prices.items()
+    }
     variants = {
         name: VariantRuntime(
             name=name,
@@ -66,9 +67,12 @@ def _feature(loaded: LoadedSpec, providers: Mapping[str, Provider]) -> FeatureRu
         for name, variant in spec.variants.items()
     }
     g = spec.guardrails
-    declared = {"pii_redaction": g.pii_redaction, "injection_check": g.injection_check,
-                "output_schema": g.output_schema is not None,
-                "max_input_chars": g.max_input_chars is not None}
+    declared = {
+        "pii_redaction": g.pii_redaction,
+        "injection_check": g.injection_check,
+        "output_schema": g.output_schema is not None,
+        "max_input_chars": g.max_input_chars is not None,
+    }
     return FeatureRuntime(
         name=loaded.name,
         variants=variants,
@@ -79,8 +83,7 @@ def _feature(loaded: LoadedSpec, providers: Mapping[str, Provider]) -> FeatureRu
         request_timeout_s=spec.timeouts.request_s,
         # What the audit log records as the guardrail state of each decision: honest about
         # declarations this version does not enforce yet.
-        guardrail_states={name: "declared-not-enforced" if on else "off"
-                          for name, on in declared.items()},
+        guardrail_states={name: "declared-not-enforced" if on else "off" for name, on in declared.items()},
         hash_user_ids=spec.user_id.hash,
     )
 
@@ -91,11 +94,16 @@ def build_catalog(specs: Sequence[LoadedSpec]) -> tuple[Catalog, list[Provider]]
     providers: list[Provider] = []
     for loaded in specs:
         if loaded.name in features:
-            raise ConfigError(f"two specs define feature {loaded.name!r} ({loaded.path}); "
-                              "feature names must be unique per gateway")
+            raise ConfigError(
+                f"two specs define feature {loaded.name!r} ({loaded.path}); "
+                "feature names must be unique per gateway"
+            )
         used = {v.provider for v in loaded.spec.variants.values()}
-        instances = {name: build_provider(name, cfg, timeouts=loaded.spec.timeouts)
-                     for name, cfg in loaded.spec.providers.items() if name in used}
+        instances = {
+            name: build_provider(name, cfg, timeouts=loaded.spec.timeouts)
+            for name, cfg in loaded.spec.providers.items()
+            if name in used
+        }
         providers.extend(instances.values())
         features[loaded.name] = _feature(loaded, instances)
     return Catalog(features), providers
@@ -111,21 +119,26 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     not_enforced = {s.name: declared_not_enforced(s.spec) for s in specs}
     for feature, sections in not_enforced.items():
         if sections:
-            _log.warning("feature %s declares %s, which this runwell version validates but does "
-                         "NOT enforce yet", feature, ", ".join(sections))
+            _log.warning(
+                "feature %s declares %s, which this runwell version validates but does NOT enforce yet",
+                feature,
+                ", ".join(sections),
+            )
     store = open_store(settings.db_url, base_dir=base_dir)
     metrics = Metrics()
     sinks: list[Sink] = [StoreSink(store), MetricsSink(metrics)]
     capture = {name: f.capture_content for name, f in catalog.features.items()}
-    otel = OtelSink.from_env(capture_content=lambda feature: capture.get(feature, False),
-                             environ=settings.environ)
+    otel = OtelSink.from_env(
+        capture_content=lambda feature: capture.get(feature, False), environ=settings.environ
+    )
     if otel is not None:
         sinks.append(otel)
         _log.info("exporting OpenTelemetry spans over OTLP")
     recorder = Recorder(sinks, metrics=metrics)
     policy = CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
-    audit = open_audit_log(base_dir, settings.db_url, key_path=settings.audit_key_path,
-                           policy=policy, environ=settings.environ)
+    audit = open_audit_log(
+        base_dir, settings.db_url, key_path=settings.audit_key_path, policy=policy, environ=settings.environ
+    )
     _record_deploys(audit, specs, settings.environ)
     recover_lost_records(audit.log, store)
     token = settings.environ.get(settings.admin_token_env) or None
@@ -144,15 +157,21 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     )
 
 
-def _record_deploys(audit: AuditHandle, specs: Sequence[LoadedSpec],
-                    environ: Mapping[str, str]) -> None:
+def _record_deploys(audit: AuditHandle, specs: Sequence[LoadedSpec], environ: Mapping[str, str]) -> None:
     """Append a ``spec_deployed`` change for each feature whose spec version changed."""
     for loaded in specs:
         last = last_change(audit.log, "spec_deployed", loaded.name)
         before = last["after"] if last else None
         if before == loaded.version:
             continue
-        record_change(audit.log, kind="spec_deployed", subject=loaded.name,
-                      actor=default_actor(environ), reason="runwell serve started with this spec",
-                      before=before, after=loaded.version, at=time.time())
+        record_change(
+            audit.log,
+            kind="spec_deployed",
+            subject=loaded.name,
+            actor=default_actor(environ),
+            reason="runwell serve started with this spec",
+            before=before,
+            after=loaded.version,
+            at=time.time(),
+        )
         _log.info("audit: spec of %s deployed (%s -> %s)", loaded.name, before, loaded.version)

@@ -8,6 +8,7 @@ so no client mistakes a cut-off answer for a finished one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -46,8 +47,14 @@ def new_trace_id(traceparent: bytes | None) -> tuple[str, str | None]:
     """``(trace id, parent span id)`` from a W3C ``traceparent`` header, or a fresh trace id."""
     if traceparent is not None and len(traceparent) == 55:
         trace, span = traceparent[3:35], traceparent[36:52]
-        if (traceparent[2:3] == b"-" and traceparent[35:36] == b"-" and _HEX.issuperset(trace)
-                and _HEX.issuperset(span) and trace != b"0" * 32 and span != b"0" * 16):
+        if (
+            traceparent[2:3] == b"-"
+            and traceparent[35:36] == b"-"
+            and _HEX.issuperset(trace)
+            and _HEX.issuperset(span)
+            and trace != b"0" * 32
+            and span != b"0" * 16
+        ):
             return trace.decode(), span.decode()
     return os.urandom(16).hex(), None
 
@@ -135,40 +142,76 @@ class ChatHandler:
             ]
             label = f"{feature.name}@{variant.name}"
             if body.stream:
-                await self._stream(send, feature, variant, request, body, request_id, label,
-                                   headers, t0, started_at, out)
+                await self._stream(
+                    send, feature, variant, request, body, request_id, label, headers, t0, started_at, out
+                )
             else:
-                await self._whole(send, feature, variant, request, request_id, label, headers,
-                                  started_at, out)
+                await self._whole(
+                    send, feature, variant, request, request_id, label, headers, started_at, out
+                )
         except ClientGone:
             out.fail(499, "client_disconnected", "client closed the connection before sending the body")
         except RequestError as exc:
             out.fail(exc.status, exc.code or exc.type, exc.message)
-            await send_error(send, exc.status, exc.message, type=exc.type, request_id=request_id,
-                             param=exc.param, code=exc.code)
+            await send_error(
+                send,
+                exc.status,
+                exc.message,
+                type=exc.type,
+                request_id=request_id,
+                param=exc.param,
+                code=exc.code,
+            )
         except AuditUnavailable as exc:
             out.fail(503, "audit_unavailable", str(exc))
-            await send_error(send, 503, str(exc), type="server_error", request_id=request_id,
-                             code="audit_unavailable")
+            await send_error(
+                send, 503, str(exc), type="server_error", request_id=request_id, code="audit_unavailable"
+            )
         except ProviderError as exc:
             out.fail(exc.status, exc.error_class, str(exc))
-            await send_error(send, exc.status, str(exc), type="upstream_error",
-                             request_id=request_id, code=exc.error_class)
+            await send_error(
+                send, exc.status, str(exc), type="upstream_error", request_id=request_id, code=exc.error_class
+            )
         except Exception as exc:  # a bug of ours: answer honestly, keep the record, log the trace
             _log.exception("internal error on request %s", request_id)
             out.fail(500, "internal_error", f"{type(exc).__name__}: {exc}")
-            await send_error(send, 500, f"internal error in runwell; quote request id {request_id}",
-                             type="server_error", request_id=request_id)
+            await send_error(
+                send,
+                500,
+                f"internal error in runwell; quote request id {request_id}",
+                type="server_error",
+                request_id=request_id,
+            )
         finally:
-            self._record(request_id, trace_id, parent_span_id, started_at, t0, key_id, user,
-                         feature, variant, body, prompt, out)
+            self._record(
+                request_id,
+                trace_id,
+                parent_span_id,
+                started_at,
+                t0,
+                key_id,
+                user,
+                feature,
+                variant,
+                body,
+                prompt,
+                out,
+            )
 
-    async def _whole(self, send: Send, feature: FeatureRuntime, variant: VariantRuntime,
-                     request: ChatRequest, request_id: str, label: str,
-                     headers: list[tuple[bytes, bytes]], started_at: float, out: _Outcome) -> None:
+    async def _whole(
+        self,
+        send: Send,
+        feature: FeatureRuntime,
+        variant: VariantRuntime,
+        request: ChatRequest,
+        request_id: str,
+        label: str,
+        headers: list[tuple[bytes, bytes]],
+        started_at: float,
+        out: _Outcome,
+    ) -> None:
         try:
-            result: ChatResult = await variant.provider.complete(request,
-                                                                 timeout=feature.request_timeout_s)
+            result: ChatResult = await variant.provider.complete(request, timeout=feature.request_timeout_s)
         except ProviderError as exc:
             await self._audit_failure(request_id, started_at, feature, variant, request, exc)
             raise
@@ -182,25 +225,43 @@ class ChatHandler:
             "object": "chat.completion",
             "created": int(started_at),
             "model": label,
-            "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason,
-                         "logprobs": None}],
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": None}
+            ],
         }
         usage = _usage_json(result.usage)
         if usage is not None:
             payload["usage"] = usage
         body = orjson.dumps(payload)
-        await self._audit(request_id, started_at, feature, variant, request, "served", 200,
-                          result.content)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()), *headers]})
+        await self._audit(request_id, started_at, feature, variant, request, "served", 200, result.content)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    *headers,
+                ],
+            }
+        )
         out.status, out.http_status = "ok", 200
         await send({"type": "http.response.body", "body": body})
 
-    async def _stream(self, send: Send, feature: FeatureRuntime, variant: VariantRuntime,
-                      request: ChatRequest, body: ChatBody, request_id: str, label: str,
-                      headers: list[tuple[bytes, bytes]], t0: float, started_at: float,
-                      out: _Outcome) -> None:
+    async def _stream(
+        self,
+        send: Send,
+        feature: FeatureRuntime,
+        variant: VariantRuntime,
+        request: ChatRequest,
+        body: ChatBody,
+        request_id: str,
+        label: str,
+        headers: list[tuple[bytes, bytes]],
+        t0: float,
+        started_at: float,
+        out: _Outcome,
+    ) -> None:
         chunks = variant.provider.stream(request, timeout=feature.request_timeout_s)
         try:
             # Pull the first chunk before committing to a 200: an upstream that fails at once
@@ -208,20 +269,31 @@ class ChatHandler:
             try:
                 first = await anext(chunks)
             except StopAsyncIteration:
-                cut = ProviderError(variant.provider.name, "stream ended before any output",
-                                    error_class="stream_cut")
+                cut = ProviderError(
+                    variant.provider.name, "stream ended before any output", error_class="stream_cut"
+                )
                 await self._audit_failure(request_id, started_at, feature, variant, request, cut)
                 raise cut from None
             except ProviderError as exc:
                 await self._audit_failure(request_id, started_at, feature, variant, request, exc)
                 raise
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [*_SSE_HEADERS, *headers]})
+            await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *headers]})
             out.http_status = 200
-            base = {"id": f"chatcmpl-{request_id}", "object": "chat.completion.chunk",
-                    "created": int(started_at), "model": label}
-            await self._event(send, {**base, "choices": [
-                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+            base = {
+                "id": f"chatcmpl-{request_id}",
+                "object": "chat.completion.chunk",
+                "created": int(started_at),
+                "model": label,
+            }
+            await self._event(
+                send,
+                {
+                    **base,
+                    "choices": [
+                        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                    ],
+                },
+            )
             parts: list[str] = []
             chunk = first
             while True:
@@ -233,8 +305,15 @@ class ChatHandler:
                     if out.ttft_ms is None:
                         out.ttft_ms = (time.perf_counter() - t0) * 1000.0
                     parts.append(chunk.content)
-                    await self._event(send, {**base, "choices": [
-                        {"index": 0, "delta": {"content": chunk.content}, "finish_reason": None}]})
+                    await self._event(
+                        send,
+                        {
+                            **base,
+                            "choices": [
+                                {"index": 0, "delta": {"content": chunk.content}, "finish_reason": None}
+                            ],
+                        },
+                    )
                 if chunk.finish_reason is not None:
                     out.finish_reason = chunk.finish_reason
                 try:
@@ -243,119 +322,182 @@ class ChatHandler:
                     break
                 except ProviderError as exc:
                     out.content = "".join(parts)
-                    await self._audit_failure(request_id, started_at, feature, variant, request,
-                                              exc, out.content)
+                    await self._audit_failure(
+                        request_id, started_at, feature, variant, request, exc, out.content
+                    )
                     await self._end_with_error(send, exc, request_id, out)
                     return
             out.content = "".join(parts)
             if out.finish_reason is None:
-                cut = ProviderError(variant.provider.name, "stream ended without a finish reason",
-                                    error_class="stream_cut")
-                await self._audit_failure(request_id, started_at, feature, variant, request, cut,
-                                          out.content)
+                cut = ProviderError(
+                    variant.provider.name, "stream ended without a finish reason", error_class="stream_cut"
+                )
+                await self._audit_failure(request_id, started_at, feature, variant, request, cut, out.content)
                 await self._end_with_error(send, cut, request_id, out)
                 return
             try:
-                await self._audit(request_id, started_at, feature, variant, request, "served", 200,
-                                  out.content)
+                await self._audit(
+                    request_id, started_at, feature, variant, request, "served", 200, out.content
+                )
             except AuditUnavailable as exc:
-                await self._end_with_error(send, ProviderError(
-                    "audit", str(exc), error_class="audit_unavailable"), request_id, out)
+                await self._end_with_error(
+                    send, ProviderError("audit", str(exc), error_class="audit_unavailable"), request_id, out
+                )
                 return
             usage = _usage_json(out.usage)
-            final: dict[str, Any] = {**base, "choices": [
-                {"index": 0, "delta": {}, "finish_reason": out.finish_reason}]}
+            final: dict[str, Any] = {
+                **base,
+                "choices": [{"index": 0, "delta": {}, "finish_reason": out.finish_reason}],
+            }
             if usage is not None:
                 final["usage"] = usage
             await self._event(send, final)
             if body.include_usage and usage is not None:
                 await self._event(send, {**base, "choices": [], "usage": usage})
-            await send({"type": "http.response.body", "body": b"data: [DONE]\n\n",
-                        "more_body": False})
+            await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
             out.status = "ok"
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
-    async def _audit(self, request_id: str, started_at: float, feature: FeatureRuntime,
-                     variant: VariantRuntime, request: ChatRequest, outcome: str, http_status: int,
-                     completion: str | None) -> None:
+    async def _audit(
+        self,
+        request_id: str,
+        started_at: float,
+        feature: FeatureRuntime,
+        variant: VariantRuntime,
+        request: ChatRequest,
+        outcome: str,
+        http_status: int,
+        completion: str | None,
+    ) -> None:
         """Make the decision durable in the audit log before the client gets the last byte."""
         if self._audit_trail is None:
             return
         await self._audit_trail.decision(
-            request_id=request_id, started_at=started_at, feature=feature.name,
-            variant=variant.name, provider=variant.provider.name, model=variant.model,
-            spec_version=feature.spec_version, prompt_version=variant.prompt_version,
-            user=request.user, hash_user=feature.hash_user_ids,
-            guardrails=feature.guardrail_states, outcome=outcome, http_status=http_status,
-            prompt=request.messages, completion=completion)
+            request_id=request_id,
+            started_at=started_at,
+            feature=feature.name,
+            variant=variant.name,
+            provider=variant.provider.name,
+            model=variant.model,
+            spec_version=feature.spec_version,
+            prompt_version=variant.prompt_version,
+            user=request.user,
+            hash_user=feature.hash_user_ids,
+            guardrails=feature.guardrail_states,
+            outcome=outcome,
+            http_status=http_status,
+            prompt=request.messages,
+            completion=completion,
+        )
 
-    async def _audit_failure(self, request_id: str, started_at: float, feature: FeatureRuntime,
-                             variant: VariantRuntime, request: ChatRequest, exc: ProviderError,
-                             partial: str | None = None) -> None:
+    async def _audit_failure(
+        self,
+        request_id: str,
+        started_at: float,
+        feature: FeatureRuntime,
+        variant: VariantRuntime,
+        request: ChatRequest,
+        exc: ProviderError,
+        partial: str | None = None,
+    ) -> None:
         """Audit a model call that failed; the client still gets the upstream error."""
-        try:
-            await self._audit(request_id, started_at, feature, variant, request, "error",
-                              exc.status if partial is None else 200, partial)
-        except AuditUnavailable:
-            pass  # already logged; the client is told about the upstream failure either way
+        # Already logged; the client is told about the upstream failure either way.
+        with contextlib.suppress(AuditUnavailable):
+            await self._audit(
+                request_id,
+                started_at,
+                feature,
+                variant,
+                request,
+                "error",
+                exc.status if partial is None else 200,
+                partial,
+            )
 
     @staticmethod
     async def _end_with_error(send: Send, exc: ProviderError, request_id: str, out: _Outcome) -> None:
         """End a started stream with an error event and no ``[DONE]``: never a clean finish."""
         out.fail(200, exc.error_class, str(exc))
-        err = {"error": {"message": f"{exc} (the answer above is incomplete)",
-                         "type": "upstream_error", "code": exc.error_class,
-                         "request_id": request_id}}
-        await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(err) + b"\n\n",
-                    "more_body": False})
+        err = {
+            "error": {
+                "message": f"{exc} (the answer above is incomplete)",
+                "type": "upstream_error",
+                "code": exc.error_class,
+                "request_id": request_id,
+            }
+        }
+        await send(
+            {
+                "type": "http.response.body",
+                "body": b"data: " + orjson.dumps(err) + b"\n\n",
+                "more_body": False,
+            }
+        )
 
     @staticmethod
     async def _event(send: Send, payload: dict[str, Any]) -> None:
-        await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(payload) + b"\n\n",
-                    "more_body": True})
+        await send(
+            {
+                "type": "http.response.body",
+                "body": b"data: " + orjson.dumps(payload) + b"\n\n",
+                "more_body": True,
+            }
+        )
 
-    def _record(self, request_id: str, trace_id: str, parent_span_id: str | None,
-                started_at: float, t0: float,
-                key_id: str | None, user: str | None, feature: FeatureRuntime | None,
-                variant: VariantRuntime | None, body: ChatBody | None,
-                prompt: list[dict[str, Any]] | None, out: _Outcome) -> None:
+    def _record(
+        self,
+        request_id: str,
+        trace_id: str,
+        parent_span_id: str | None,
+        started_at: float,
+        t0: float,
+        key_id: str | None,
+        user: str | None,
+        feature: FeatureRuntime | None,
+        variant: VariantRuntime | None,
+        body: ChatBody | None,
+        prompt: list[dict[str, Any]] | None,
+        out: _Outcome,
+    ) -> None:
         latency_ms = (time.perf_counter() - t0) * 1000.0
         usage = out.usage
         cost = None
         if feature is not None and variant is not None and out.http_status == 200:
-            cost = feature.prices.cost(variant.model, usage.input_tokens, usage.output_tokens,
-                                       usage.cached_tokens)
+            cost = feature.prices.cost(
+                variant.model, usage.input_tokens, usage.output_tokens, usage.cached_tokens
+            )
         capture = feature is not None and feature.capture_content
-        self._submit(RequestRecord(
-            request_id=request_id,
-            trace_id=trace_id,
-            parent_span_id=parent_span_id,
-            started_at=started_at,
-            feature=feature.name if feature else None,
-            variant=variant.name if variant else None,
-            provider=variant.provider.name if variant else None,
-            provider_kind=variant.provider.kind if variant else None,
-            model=variant.model if variant else None,
-            spec_version=feature.spec_version if feature else None,
-            prompt_version=variant.prompt_version if variant else None,
-            user_id=user,
-            api_key_id=key_id,
-            status=out.status,
-            http_status=out.http_status,
-            error_class=out.error_class,
-            error_message=out.error_message,
-            stream=bool(body and body.stream),
-            latency_ms=latency_ms,
-            ttft_ms=out.ttft_ms,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_tokens=usage.cached_tokens,
-            cost_usd=cost,
-            priced=cost is not None,
-            finish_reason=out.finish_reason,
-            response_model=out.response_model,
-            prompt=prompt if capture else None,
-            completion=out.content if capture else None,
-        ))
-
+        self._submit(
+            RequestRecord(
+                request_id=request_id,
+                trace_id=trace_id,
+                parent_span_id=parent_span_id,
+                started_at=started_at,
+                feature=feature.name if feature else None,
+                variant=variant.name if variant else None,
+                provider=variant.provider.name if variant else None,
+                provider_kind=variant.provider.kind if variant else None,
+                model=variant.model if variant else None,
+                spec_version=feature.spec_version if feature else None,
+                prompt_version=variant.prompt_version if variant else None,
+                user_id=user,
+                api_key_id=key_id,
+                status=out.status,
+                http_status=out.http_status,
+                error_class=out.error_class,
+                error_message=out.error_message,
+                stream=bool(body and body.stream),
+                latency_ms=latency_ms,
+                ttft_ms=out.ttft_ms,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cached_tokens=usage.cached_tokens,
+                cost_usd=cost,
+                priced=cost is not None,
+                finish_reason=out.finish_reason,
+                response_model=out.response_model,
+                prompt=prompt if capture else None,
+                completion=out.content if capture else None,
+            )
+        )

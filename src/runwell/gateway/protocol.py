@@ -29,8 +29,20 @@ _NUMBER_RANGES: dict[str, tuple[float, float]] = {
 _POSITIVE_INTS = ("max_tokens", "max_completion_tokens")
 # Accepted and forwarded as-is (their shape is the upstream's business).
 _PASSTHROUGH = frozenset(
-    {"response_format", "tools", "tool_choice", "parallel_tool_calls", "logit_bias", "logprobs",
-     "top_logprobs", "seed", "metadata", "store", "service_tier", "reasoning_effort"}
+    {
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "seed",
+        "metadata",
+        "store",
+        "service_tier",
+        "reasoning_effort",
+    }
 )
 _CONTROL = frozenset({"model", "messages", "stream", "stream_options", "user", "variables", "n", "stop"})
 _KNOWN = _CONTROL | _PASSTHROUGH | frozenset(_NUMBER_RANGES) | frozenset(_POSITIVE_INTS)

@@ -19,8 +19,7 @@ Check = Callable[[], Awaitable[Mapping[str, Any] | None]]
 class Readiness:
     """Runs named checks; a check passes by returning (optionally with details) and fails by raising."""
 
-    def __init__(self, checks: Mapping[str, Check], *, timeout_s: float = 3.0,
-                 cache_s: float = 1.0) -> None:
+    def __init__(self, checks: Mapping[str, Check], *, timeout_s: float = 3.0, cache_s: float = 1.0) -> None:
         self._checks = dict(checks)
         self._timeout = timeout_s
         self._cache_s = cache_s
@@ -31,14 +30,19 @@ class Readiness:
         t0 = time.perf_counter()
         try:
             details = await asyncio.wait_for(check(), self._timeout)
-        except asyncio.TimeoutError:
-            return {"status": "fail", "error": f"no answer within {self._timeout:g}s",
-                    "latency_ms": round((time.perf_counter() - t0) * 1000, 2)}
+        except TimeoutError:
+            return {
+                "status": "fail",
+                "error": f"no answer within {self._timeout:g}s",
+                "latency_ms": round((time.perf_counter() - t0) * 1000, 2),
+            }
         except Exception as exc:  # a failing check is the answer, not an error of ours
-            return {"status": "fail", "error": str(exc) or type(exc).__name__,
-                    "latency_ms": round((time.perf_counter() - t0) * 1000, 2)}
-        result: dict[str, Any] = {"status": "ok",
-                                  "latency_ms": round((time.perf_counter() - t0) * 1000, 2)}
+            return {
+                "status": "fail",
+                "error": str(exc) or type(exc).__name__,
+                "latency_ms": round((time.perf_counter() - t0) * 1000, 2),
+            }
+        result: dict[str, Any] = {"status": "ok", "latency_ms": round((time.perf_counter() - t0) * 1000, 2)}
         if details:
             result.update(details)
         return result

@@ -23,14 +23,17 @@ from runwell.telemetry.record import RequestRecord
 __all__ = ["RECOVERED_MESSAGE", "recover_lost_records"]
 
 _log = logging.getLogger("runwell.gateway")
-RECOVERED_MESSAGE = ("record rebuilt from the audit log after an unclean shutdown; latency, "
-                     "tokens, cost and content were not saved")
+RECOVERED_MESSAGE = (
+    "record rebuilt from the audit log after an unclean shutdown; latency, "
+    "tokens, cost and content were not saved"
+)
 _CHUNK = 1000
 
 
 class _Records(Protocol):
-    def list_records(self, *, feature: str | None = ..., since: float | None = ...,
-                     limit: int = ...) -> list[RequestRecord]: ...
+    def list_records(
+        self, *, feature: str | None = ..., since: float | None = ..., limit: int = ...
+    ) -> list[RequestRecord]: ...
     def get_record(self, request_id: str) -> RequestRecord | None: ...
     def write_records(self, records: Sequence[RequestRecord]) -> None: ...
 
@@ -42,18 +45,28 @@ def _epoch(rfc3339: str) -> float:
 def _record(entry: dict[str, Any]) -> RequestRecord:
     served = entry["outcome"] == "served"
     return RequestRecord(
-        request_id=entry["request_id"], trace_id=os.urandom(16).hex(),
-        started_at=_epoch(entry["time"]), feature=entry["feature"], variant=entry["variant"],
-        provider=entry["provider"], provider_kind=None, model=entry["model"],
-        spec_version=entry["spec_version"], prompt_version=entry["prompt_version"],
-        user_id=entry["user"], api_key_id=None, status="ok" if served else "error",
+        request_id=entry["request_id"],
+        trace_id=os.urandom(16).hex(),
+        started_at=_epoch(entry["time"]),
+        feature=entry["feature"],
+        variant=entry["variant"],
+        provider=entry["provider"],
+        provider_kind=None,
+        model=entry["model"],
+        spec_version=entry["spec_version"],
+        prompt_version=entry["prompt_version"],
+        user_id=entry["user"],
+        api_key_id=None,
+        status="ok" if served else "error",
         http_status=entry["http_status"] or (200 if served else 502),
-        error_class=None if served else "upstream_error", error_message=RECOVERED_MESSAGE,
+        error_class=None if served else "upstream_error",
+        error_message=RECOVERED_MESSAGE,
     )
 
 
-def recover_lost_records(log: AuditLog, records: _Records, *, margin_s: float = 60.0,
-                         max_entries: int = 100_000) -> int:
+def recover_lost_records(
+    log: AuditLog, records: _Records, *, margin_s: float = 60.0, max_entries: int = 100_000
+) -> int:
     """Write records for audited decisions that have none; returns how many were rebuilt.
 
     Looks at entries newer than the newest stored record minus ``margin_s`` (batches can land
@@ -81,6 +94,5 @@ def recover_lost_records(log: AuditLog, records: _Records, *, margin_s: float = 
         end = start
     if lost:
         records.write_records(lost)
-        _log.warning("rebuilt %d request records from the audit log (lost in an unclean shutdown)",
-                     len(lost))
+        _log.warning("rebuilt %d request records from the audit log (lost in an unclean shutdown)", len(lost))
     return len(lost)

@@ -59,8 +59,7 @@ class FeatureRuntime:
         found = self.variants.get(name)
         if found is None:
             raise NotFoundError(
-                f"feature {self.name!r} has no variant {name!r}; known: "
-                f"{', '.join(sorted(self.variants))}",
+                f"feature {self.name!r} has no variant {name!r}; known: {', '.join(sorted(self.variants))}",
                 param="model",
                 code="model_not_found",
             )

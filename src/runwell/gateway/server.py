@@ -19,8 +19,15 @@ from runwell.gateway.app import GatewayApp
 __all__ = ["serve"]
 
 
-def serve(app: GatewayApp, *, host: str, port: int, graceful_s: float = 30.0,
-          log_level: str = "info", sock: socket.socket | None = None) -> None:
+def serve(
+    app: GatewayApp,
+    *,
+    host: str,
+    port: int,
+    graceful_s: float = 30.0,
+    log_level: str = "info",
+    sock: socket.socket | None = None,
+) -> None:
     """Serve until SIGTERM/SIGINT; returns after every record has been flushed."""
     config = uvicorn.Config(
         app,

@@ -29,11 +29,11 @@ from runwell.providers.registry import TimeoutSettings
 __all__ = [
     "PROBE_TIMEOUT",
     "HttpPool",
-    "probe_get",
     "decode_json",
     "drain",
     "encode_json",
     "malformed",
+    "probe_get",
     "status_error",
     "transport_error",
 ]

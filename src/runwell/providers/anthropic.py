@@ -57,9 +57,7 @@ class AnthropicProvider:
 
     kind = "anthropic"
 
-    def __init__(
-        self, name: str, config: AnthropicProviderConfig, *, timeouts: TimeoutSettings
-    ) -> None:
+    def __init__(self, name: str, config: AnthropicProviderConfig, *, timeouts: TimeoutSettings) -> None:
         self.name = name
         base = config.base_url.rstrip("/")
         self._url = f"{base}/v1/messages"

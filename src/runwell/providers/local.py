@@ -68,9 +68,7 @@ class LocalProvider:
                     self._executor(), _generate, server, _body(request), collected, cancel
                 )
         except TimeoutError:
-            raise ProviderTimeout(
-                self.name, f"local model did not answer in {timeout:g} s"
-            ) from None
+            raise ProviderTimeout(self.name, f"local model did not answer in {timeout:g} s") from None
         finally:
             cancel.set()  # stops generation at the next token if we are leaving early
             self._active.discard(cancel)
@@ -130,9 +128,7 @@ class LocalProvider:
                     finished = finished or chunk.finish_reason is not None
                     yield chunk
         except TimeoutError:
-            raise ProviderTimeout(
-                self.name, f"local model did not answer in {timeout:g} s"
-            ) from None
+            raise ProviderTimeout(self.name, f"local model did not answer in {timeout:g} s") from None
         finally:
             cancel.set()
             self._active.discard(cancel)
@@ -165,9 +161,7 @@ class LocalProvider:
         pool = self._pool
         if pool is None:
             # More threads than slots would only queue inside llama.cpp.
-            pool = ThreadPoolExecutor(
-                self._config.parallel, thread_name_prefix=f"runwell-{self.name}"
-            )
+            pool = ThreadPoolExecutor(self._config.parallel, thread_name_prefix=f"runwell-{self.name}")
             self._pool = pool
         return pool
 
@@ -240,9 +234,7 @@ class _Collected:
             self.usage = _usage(chunk["usage"])
 
 
-def _generate(
-    server: Any, body: dict[str, Any], collect: _Collected, cancel: threading.Event
-) -> None:
+def _generate(server: Any, body: dict[str, Any], collect: _Collected, cancel: threading.Event) -> None:
     """Runs on a worker thread; returning True from the callback tells llama.cpp to stop."""
     server.handle_chat_completions(body, lambda chunk: _forward(chunk, collect, cancel))
 

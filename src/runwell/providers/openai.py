@@ -41,9 +41,7 @@ class OpenAIProvider:
 
     kind = "openai"
 
-    def __init__(
-        self, name: str, config: OpenAIProviderConfig, *, timeouts: TimeoutSettings
-    ) -> None:
+    def __init__(self, name: str, config: OpenAIProviderConfig, *, timeouts: TimeoutSettings) -> None:
         self.name = name
         base = config.base_url.rstrip("/")
         self._url = f"{base}/chat/completions"

@@ -51,10 +51,7 @@ class Timeouts:
 
 def build_provider(
     name: str,
-    config: OpenAIProviderConfig
-    | AnthropicProviderConfig
-    | LocalProviderConfig
-    | SimProviderConfig,
+    config: OpenAIProviderConfig | AnthropicProviderConfig | LocalProviderConfig | SimProviderConfig,
     *,
     timeouts: TimeoutSettings,
     clock: Callable[[], float] = time.monotonic,

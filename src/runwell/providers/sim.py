@@ -114,9 +114,7 @@ class SimProvider:
                 "simulated stream cut before the answer finished",
                 error_class="stream_cut",
             )
-        yield ChatChunk(
-            finish_reason="stop", usage=_usage(request, content), response_model=request.model
-        )
+        yield ChatChunk(finish_reason="stop", usage=_usage(request, content), response_model=request.model)
 
     async def probe(self) -> None:
         """Fails only inside an outage window."""
@@ -166,9 +164,7 @@ class SimProvider:
                 upstream_status=status,
             )
         if fault == "malformed":
-            raise ProviderError(
-                self.name, "malformed response: simulated", error_class="malformed_response"
-            )
+            raise ProviderError(self.name, "malformed response: simulated", error_class="malformed_response")
 
     def _latency(self, fault: str | None) -> float:
         """One latency draw, in seconds; a timeout fault never answers."""

@@ -77,10 +77,8 @@ _EXPECTED = {
 _PATTERN_HINTS = {
     FEATURE_NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter or digit, "
     "at most 63 characters",
-    PROVIDER_NAME_PATTERN: "lowercase letters, digits, '_' and '-', "
-    "starting with a letter or digit",
-    VARIANT_NAME_PATTERN: "lowercase letters, digits, '_', '.' and '-', "
-    "starting with a letter or digit",
+    PROVIDER_NAME_PATTERN: "lowercase letters, digits, '_' and '-', starting with a letter or digit",
+    VARIANT_NAME_PATTERN: "lowercase letters, digits, '_', '.' and '-', starting with a letter or digit",
 }
 _KEY_NOUNS = {"providers": "provider name", "variants": "variant name", "prices": "model name"}
 
@@ -398,9 +396,7 @@ def _message(err: Mapping[str, Any], path: Loc, is_key: bool, data: Any) -> tupl
         need = ctx.get("min_length")
         return path, f"needs at least {need} entr{'y' if need == 1 else 'ies'}, got none"
     if kind in ("value_error", "assertion_error"):
-        return path, str(err["msg"]).removeprefix("Value error, ").removeprefix(
-            "Assertion failed, "
-        )
+        return path, str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     msg = str(err["msg"]).replace("Input should be", "must be")
     return path, f"{msg[:1].lower()}{msg[1:]}, got {got}"
 

@@ -215,9 +215,7 @@ class Capture(_Section):
 class UserIdPolicy(_Section):
     """How end-user ids appear in records and the audit log."""
 
-    hash: bool = Field(
-        default=False, description="store a keyed hash of user ids instead of the ids"
-    )
+    hash: bool = Field(default=False, description="store a keyed hash of user ids instead of the ids")
 
 
 # --- guardrails, budgets, fallbacks -----------------------------------------------------------
@@ -316,18 +314,14 @@ class EvalSuite(_Section):
 class EvalGate(_Section):
     """When a challenger may replace the champion (the CI regression gate)."""
 
-    alpha: float = Field(
-        default=0.05, gt=0, lt=1, description="significance level of the comparison"
-    )
-    floor: float | None = Field(
-        default=None, description="minimum mean score any variant must reach"
-    )
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="significance level of the comparison")
+    floor: float | None = Field(default=None, description="minimum mean score any variant must reach")
     tolerance: float = Field(default=0.0, ge=0, description="score drop accepted before failing")
-    critical_tag: NonEmptyStr | None = Field(
-        default=None, description="cases with this tag must all pass"
-    )
+    critical_tag: NonEmptyStr | None = Field(default=None, description="cases with this tag must all pass")
     pinned_baseline: float | None = Field(
-        default=None, ge=0, le=1,
+        default=None,
+        ge=0,
+        le=1,
         description="mean score pinned when the champion shipped; fail below it minus tolerance",
     )
     max_slice_gap: float | None = Field(
@@ -364,9 +358,7 @@ class Rollout(_Section):
     @model_validator(mode="after")
     def _strategy_needs(self) -> Rollout:
         if self.strategy != "none" and self.candidate is None:
-            raise ValueError(
-                f"strategy {self.strategy!r} needs a candidate variant; add 'candidate: NAME'"
-            )
+            raise ValueError(f"strategy {self.strategy!r} needs a candidate variant; add 'candidate: NAME'")
         if self.strategy == "canary" and not self.steps:
             raise ValueError("strategy 'canary' needs steps, e.g. 'steps: [5, 25, 50, 100]'")
         return self
@@ -538,9 +530,7 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     default = data.get("default_variant")
     if isinstance(variants, dict) and variant_names:
         if isinstance(default, str) and default not in variant_names:
-            problems.append(
-                (("default_variant",), _unknown("variant", default, variant_names, "variants"))
-            )
+            problems.append((("default_variant",), _unknown("variant", default, variant_names, "variants")))
         elif default is None and len(variant_names) > 1:
             problems.append(
                 (
@@ -574,8 +564,7 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
             problems.append(
                 (
                     ("rollout", "candidate"),
-                    f"{candidate!r} is already the default variant; "
-                    "the candidate must be another variant",
+                    f"{candidate!r} is already the default variant; the candidate must be another variant",
                 )
             )
     return problems

@@ -211,9 +211,7 @@ def _yaml_parts(text: str, source: str) -> dict[str, tuple[str, int]]:
     for key_node, value_node in root.value:
         key, line = str(key_node.value), key_node.start_mark.line + 1
         if key not in _YAML_KEYS:
-            problems.append(
-                SpecProblem(source, line, key, f"unknown key {key!r}; allowed: system, user")
-            )
+            problems.append(SpecProblem(source, line, key, f"unknown key {key!r}; allowed: system, user"))
         elif key in parts:
             problems.append(SpecProblem(source, line, key, f"duplicate key {key!r}; keep one"))
         elif not (isinstance(value_node, yaml.ScalarNode) and value_node.tag.endswith(":str")):
@@ -236,9 +234,7 @@ def parse_template(text: str, *, source: str, is_yaml: bool, digest: str = "") -
     problems: list[SpecProblem] = []
     for field, (body, first_line) in parts.items():
         try:
-            compiled[field] = _compile(
-                body.rstrip(), source=source, field=field, first_line=first_line
-            )
+            compiled[field] = _compile(body.rstrip(), source=source, field=field, first_line=first_line)
         except SpecError as exc:
             problems.extend(exc.problems)
     if problems:

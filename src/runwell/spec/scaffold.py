@@ -60,9 +60,7 @@ def scaffold(name: str, target: Path, *, provider: str = "sim") -> list[Path]:
             "starting with a letter or digit, at most 63 characters (e.g. ticket-summary)"
         )
     if provider not in SCAFFOLD_PROVIDERS:
-        raise ConfigError(
-            f"unknown provider {provider!r}; choose one of {', '.join(SCAFFOLD_PROVIDERS)}"
-        )
+        raise ConfigError(f"unknown provider {provider!r}; choose one of {', '.join(SCAFFOLD_PROVIDERS)}")
     if target.exists() and not target.is_dir():
         raise ConfigError(f"{target} exists and is not a directory; choose another --dir")
     if target.is_dir() and any(target.iterdir()):

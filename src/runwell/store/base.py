@@ -18,13 +18,13 @@ from runwell.errors import ConfigError, StoreError
 from runwell.telemetry.record import RECORD_FIELDS, RequestRecord
 
 __all__ = [
-    "list_records_query",
     "MIN_PREFIX_LEN",
     "ApiKey",
     "RecordStore",
     "check_key_name",
     "duplicate_key_name",
     "hash_secret",
+    "list_records_query",
     "new_key_material",
     "record_from_row",
     "record_to_row",
@@ -163,8 +163,9 @@ def record_from_row(row: Sequence[Any]) -> RequestRecord:
 # The helpers below are shared by the SQL backends so both say the same thing the same way.
 
 
-def list_records_query(columns: str, *, feature: str | None, since: float | None, limit: int,
-                       placeholder: str) -> tuple[str, tuple[object, ...]]:
+def list_records_query(
+    columns: str, *, feature: str | None, since: float | None, limit: int, placeholder: str
+) -> tuple[str, tuple[object, ...]]:
     """The newest-first ``SELECT`` behind ``list_records``, in either dialect's placeholder."""
     if limit < 1:
         raise ConfigError(f"limit must be at least 1, got {limit}")
@@ -177,8 +178,9 @@ def list_records_query(columns: str, *, feature: str | None, since: float | None
         clauses.append(f"started_at >= {placeholder}")
         params.append(since)
     where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-    sql = (f"SELECT {columns} FROM requests {where}"
-           f"ORDER BY started_at DESC, request_id DESC LIMIT {placeholder}")
+    sql = (
+        f"SELECT {columns} FROM requests {where}ORDER BY started_at DESC, request_id DESC LIMIT {placeholder}"
+    )
     return sql, (*params, limit)
 
 

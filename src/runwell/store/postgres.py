@@ -80,9 +80,7 @@ class PostgresStore:
 
     def _connect(self) -> psycopg.Connection[TupleRow]:
         try:
-            return psycopg.connect(
-                self._dsn, autocommit=True, connect_timeout=self._connect_timeout_s
-            )
+            return psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout_s)
         except psycopg.Error as exc:
             raise StoreError(
                 f"cannot connect to PostgreSQL at {self.url} ({_one_line(exc)}). Check that the "
@@ -137,8 +135,9 @@ class PostgresStore:
         self, *, feature: str | None = None, since: float | None = None, limit: int = 50
     ) -> list[RequestRecord]:
         """See :meth:`RecordStore.list_records`."""
-        sql, params = list_records_query(_COLUMNS, feature=feature, since=since, limit=limit,
-                                         placeholder="%s")
+        sql, params = list_records_query(
+            _COLUMNS, feature=feature, since=since, limit=limit, placeholder="%s"
+        )
         with self._use("list request records") as conn:
             rows = conn.execute(sql, params).fetchall()
         return [record_from_row(row) for row in rows]
@@ -153,9 +152,7 @@ class PostgresStore:
                 return record_from_row(row)
             if len(request_id) < MIN_PREFIX_LEN:
                 return None
-            pattern = (
-                request_id.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
-            )
+            pattern = request_id.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM requests WHERE request_id LIKE %s ESCAPE '!' LIMIT 2",
                 (pattern,),
@@ -168,9 +165,7 @@ class PostgresStore:
             if feature is None:
                 row = conn.execute("SELECT count(*) FROM requests").fetchone()
             else:
-                row = conn.execute(
-                    "SELECT count(*) FROM requests WHERE feature = %s", (feature,)
-                ).fetchone()
+                row = conn.execute("SELECT count(*) FROM requests WHERE feature = %s", (feature,)).fetchone()
         assert row is not None  # count(*) always returns one row
         return int(row[0])
 
@@ -193,9 +188,7 @@ class PostgresStore:
     def list_keys(self) -> list[ApiKey]:
         """See :meth:`RecordStore.list_keys`."""
         with self._use("list API keys") as conn:
-            rows = conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
-            ).fetchall()
+            rows = conn.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id").fetchall()
         return [ApiKey(*row) for row in rows]
 
     def revoke_key(self, id_or_name: str) -> ApiKey:

@@ -147,8 +147,7 @@ class SQLiteStore:
         self, *, feature: str | None = None, since: float | None = None, limit: int = 50
     ) -> list[RequestRecord]:
         """See :meth:`RecordStore.list_records`."""
-        sql, params = list_records_query(_COLUMNS, feature=feature, since=since, limit=limit,
-                                         placeholder="?")
+        sql, params = list_records_query(_COLUMNS, feature=feature, since=since, limit=limit, placeholder="?")
         with self._use("list request records") as db:
             rows = db.execute(sql, params).fetchall()
         return [record_from_row(row) for row in rows]
@@ -240,4 +239,3 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
-

@@ -16,13 +16,43 @@ from runwell.telemetry.record import RequestRecord
 __all__ = ["LATENCY_BUCKETS_S", "TTFT_BUCKETS_S", "Metrics"]
 
 LATENCY_BUCKETS_S: tuple[float, ...] = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    20.0,
+    30.0,
+    60.0,
+    120.0,
 )
 """Whole-request latency: from a cached 1 ms answer to a 2-minute reasoning call."""
 
 TTFT_BUCKETS_S: tuple[float, ...] = (
-    0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+    20.0,
+    60.0,
 )
 """Time to first token of streams: dense where users notice (100 ms to 2 s)."""
 
@@ -58,37 +88,53 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "runwell_requests", "Requests answered, by route, outcome and HTTP status code.",
-            [*_ROUTE, "status", "code"], registry=r,
+            "runwell_requests",
+            "Requests answered, by route, outcome and HTTP status code.",
+            [*_ROUTE, "status", "code"],
+            registry=r,
         )
         self.latency = Histogram(
-            "runwell_request_latency_seconds", "Whole-request latency as the client saw it.",
-            [*_ROUTE, "status"], buckets=LATENCY_BUCKETS_S, registry=r,
+            "runwell_request_latency_seconds",
+            "Whole-request latency as the client saw it.",
+            [*_ROUTE, "status"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
         )
         self.ttft = Histogram(
-            "runwell_time_to_first_token_seconds", "Time to the first streamed token.",
-            list(_ROUTE), buckets=TTFT_BUCKETS_S, registry=r,
+            "runwell_time_to_first_token_seconds",
+            "Time to the first streamed token.",
+            list(_ROUTE),
+            buckets=TTFT_BUCKETS_S,
+            registry=r,
         )
         self.tokens = Counter(
-            "runwell_tokens", "Tokens by kind; cached tokens are a subset of input tokens.",
-            [*_ROUTE, "kind"], registry=r,
+            "runwell_tokens",
+            "Tokens by kind; cached tokens are a subset of input tokens.",
+            [*_ROUTE, "kind"],
+            registry=r,
         )
         self.cost = Counter(
-            "runwell_cost_usd", "Spend in USD of priced requests.", list(_ROUTE), registry=r,
+            "runwell_cost_usd",
+            "Spend in USD of priced requests.",
+            list(_ROUTE),
+            registry=r,
         )
         self.unpriced = Counter(
             "runwell_unpriced_requests",
             "Requests that used tokens of a model with no price (their cost is unknown, not 0).",
-            [*_ROUTE, "model"], registry=r,
+            [*_ROUTE, "model"],
+            registry=r,
         )
         self.dropped = Counter(
             "runwell_records_dropped",
             "Request records the recorder dropped because a bound was hit.",
-            ["sink", "reason"], registry=r,
+            ["sink", "reason"],
+            registry=r,
         )
         self.queue_depth = Gauge(
             "runwell_recorder_queue_depth",
-            "Request records submitted but not yet written to every sink.", registry=r,
+            "Request records submitted but not yet written to every sink.",
+            registry=r,
         )
 
     def observe(self, batch: Iterable[RequestRecord]) -> None:

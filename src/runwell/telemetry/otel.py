@@ -198,8 +198,9 @@ def _input_messages(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
         content = message.get("content")
         if message.get("role") == "tool":
-            parts.append({"type": "tool_call_response", "id": message.get("tool_call_id"),
-                          "response": content})
+            parts.append(
+                {"type": "tool_call_response", "id": message.get("tool_call_id"), "response": content}
+            )
         elif isinstance(content, str):
             parts.append({"type": "text", "content": content})
         elif isinstance(content, list):
@@ -211,8 +212,14 @@ def _input_messages(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     parts.append({"type": str(part.get("type", "unknown"))})
         for call in message.get("tool_calls") or ():
             function = call.get("function") or {}
-            parts.append({"type": "tool_call", "id": call.get("id"),
-                          "name": function.get("name"), "arguments": function.get("arguments")})
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": call.get("id"),
+                    "name": function.get("name"),
+                    "arguments": function.get("arguments"),
+                }
+            )
         messages.append({"role": message.get("role", "user"), "parts": parts})
     return messages
 

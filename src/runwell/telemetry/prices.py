@@ -124,9 +124,7 @@ class PriceTable:
         cached = min(cached_tokens or 0, input_tokens)
         cached_rate = price.input if price.cached_input is None else price.cached_input
         return (
-            (input_tokens - cached) * price.input
-            + cached * cached_rate
-            + output_tokens * price.output
+            (input_tokens - cached) * price.input + cached * cached_rate + output_tokens * price.output
         ) / 1_000_000
 
     def __contains__(self, model: object) -> bool:

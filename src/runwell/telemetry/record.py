@@ -16,7 +16,8 @@ class RequestRecord:
     ``None`` when the model has no price (``priced`` is then ``False``): unpriced is never $0.
     ``prompt``/``completion`` are ``None`` when content capture is off for the feature.
     ``provider`` is the provider's name in the spec, ``provider_kind`` its adapter (``openai``,
-    ``anthropic``, ``local``, ``sim``). ``status`` is ``"ok"`` or ``"error"``; ``http_status`` is what the client received.
+    ``anthropic``, ``local``, ``sim``). ``status`` is ``"ok"`` or ``"error"``; ``http_status`` is
+    what the client received.
     """
 
     request_id: str

@@ -242,7 +242,8 @@ class Recorder:
             _log.error(
                 "the recorder's writer is still inside a sink call %.0fs after close(); "
                 "%d records may not be written, and the sinks are left open",
-                timeout, self.pending,
+                timeout,
+                self.pending,
             )
             return
         if self._queue:  # submitted after the writer's last look: too late to write
@@ -269,8 +270,7 @@ class Recorder:
             # Only a bug in the recorder itself gets here (sink errors are caught per sink).
             with self._lock:
                 self._last_error = f"the recorder's writer crashed: {type(exc).__name__}: {exc}"
-            _log.critical("the recorder's writer thread crashed; records are no longer written",
-                          exc_info=exc)
+            _log.critical("the recorder's writer thread crashed; records are no longer written", exc_info=exc)
             raise
 
     def _write_until_closed(self) -> None:
@@ -306,12 +306,7 @@ class Recorder:
                     self._wake.wait(self._until_next_retry())
             self._idle = False
             self._wake.clear()
-        if (
-            self._queue
-            and len(self._queue) < self._max_batch
-            and not self._stopping
-            and not self._flushers
-        ):
+        if self._queue and len(self._queue) < self._max_batch and not self._stopping and not self._flushers:
             # The first record of a batch waits up to max_delay_s for company; a full batch,
             # a flush or a close cuts the wait short.
             self._wake.wait(self._max_delay_s)
@@ -361,8 +356,9 @@ class Recorder:
             with self._lock:
                 state.written_through = last_seq
             if state.failures:
-                _log.warning("recorder sink %s recovered after %d failed attempts",
-                             state.name, state.failures)
+                _log.warning(
+                    "recorder sink %s recovered after %d failed attempts", state.name, state.failures
+                )
                 state.failures = 0
 
     def _give_up(self) -> None:
@@ -370,7 +366,8 @@ class Recorder:
             if state.backlog_records:
                 _log.error(
                     "recorder closing: sink %s still failing, dropping %d records it never took",
-                    state.name, state.backlog_records,
+                    state.name,
+                    state.backlog_records,
                 )
                 self._count_drop(state.backlog_records, sink=state.name, reason="shutdown")
                 with self._lock:

@@ -153,9 +153,7 @@ class MockUpstream:
     async def start(self) -> MockUpstream:
         """Bind and serve; ``port`` then holds the real port."""
         # In-flight answers (a mock-slow sleep) are dropped on close rather than awaited.
-        runner = web.AppRunner(
-            self.app(), access_log=None, handle_signals=False, shutdown_timeout=0.1
-        )
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
         await site.start()
@@ -302,8 +300,7 @@ class MockUpstream:
             event("ping"),
         ]
         events += [
-            event("content_block_delta", index=0, delta={"type": "text_delta", "text": w})
-            for w in words
+            event("content_block_delta", index=0, delta={"type": "text_delta", "text": w}) for w in words
         ]
         events += [
             event("content_block_stop", index=0),
