@@ -3,6 +3,7 @@
 from runwell.errors import (
     AuthError,
     ConfigError,
+    MissingExtra,
     NotFoundError,
     ProviderError,
     ProviderTimeout,
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AuthError",
     "ConfigError",
+    "MissingExtra",
     "NotFoundError",
     "ProviderError",
     "ProviderTimeout",

@@ -5,6 +5,7 @@
     RunwellError                 base; ``str(err)`` is a message a user can act on
     ├── SpecError                a feature spec is invalid (carries one ``SpecProblem`` per issue)
     ├── ConfigError              a setting, flag or file given to a command is wrong
+    │   └── MissingExtra         a feature needs an optional dependency group that is not installed
     ├── StoreError               the record store cannot be opened, migrated or written
     ├── RequestError             a client request is malformed (gateway answers 4xx)
     │   ├── AuthError            missing or bad API key / admin token (401)
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 __all__ = [
     "AuthError",
     "ConfigError",
+    "MissingExtra",
     "NotFoundError",
     "ProviderError",
     "ProviderTimeout",
@@ -60,6 +62,20 @@ class SpecError(RunwellError):
 
 class ConfigError(RunwellError):
     """A command-line flag, environment variable or setting is wrong."""
+
+
+class MissingExtra(ConfigError):
+    """A feature was asked for whose optional dependencies (a pip "extra") are not installed.
+
+    The message is one line naming the extra and the command that installs it.
+    """
+
+    def __init__(self, extra: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs runwell's optional '{extra}' dependencies, which are not installed: "
+            f"pip install 'runwell[{extra}]'"
+        )
+        self.extra = extra
 
 
 class StoreError(RunwellError):

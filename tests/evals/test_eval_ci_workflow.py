@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +55,6 @@ def _env(workspace: Path, runner_temp: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.skipif(shutil.which("jq") is None or shutil.which("git") is None, reason="needs git and jq")
 @pytest.mark.parametrize(("pr_provider", "gate_exit"), [("same", 0), ("slight", 1)])
 def test_the_documented_workflow_gates_a_pull_request(
     tmp_path: Path, pr_provider: str, gate_exit: int

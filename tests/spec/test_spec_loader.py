@@ -397,3 +397,11 @@ def test_spec_error_message_is_the_problem_lines(write_spec: WriteSpec) -> None:
     with pytest.raises(SpecError) as caught:
         load_spec(path)
     assert str(caught.value) == f"{path}:1: spec_version: this runwell reads spec_version 1, got 3"
+
+
+def test_gate_floor_and_tolerance_are_scores_between_0_and_1(write_spec: WriteSpec, problems: Problems) -> None:
+    path = write_spec(append="evals:\n  gate: {floor: 7, tolerance: 3}\n")
+    found = problems(path)
+    assert len(found) == 2, found
+    assert found[0].startswith(f"{path}:23: evals.gate.floor: ") and "less than or equal to 1" in found[0]
+    assert found[1].startswith(f"{path}:23: evals.gate.tolerance: ") and "less than or equal to 1" in found[1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +10,6 @@ from pathlib import Path
 import pytest
 
 from runwell.spec import load_spec, prompt_version, spec_version
-
-needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
 def git(repo: Path, *args: str) -> str:
@@ -47,7 +44,6 @@ def test_outside_git(tmp_path: Path) -> None:
     assert spec_version(path) == f"nogit+{short_hash(path)}"
 
 
-@needs_git
 def test_committed_uncommitted_and_dirty(repo: Path) -> None:
     path = repo / "runwell.yaml"
     path.write_text("spec_version: 1\n")
@@ -62,7 +58,6 @@ def test_committed_uncommitted_and_dirty(repo: Path) -> None:
     assert spec_version(path) == f"{commit}-dirty+{short_hash(path)}"
 
 
-@needs_git
 def test_commit_is_the_last_one_touching_the_spec(repo: Path) -> None:
     path = repo / "runwell.yaml"
     path.write_text("spec_version: 1\n")
@@ -75,7 +70,6 @@ def test_commit_is_the_last_one_touching_the_spec(repo: Path) -> None:
     assert spec_version(path) == f"{spec_commit}+{short_hash(path)}"
 
 
-@needs_git
 def test_loaded_spec_carries_the_version(write_spec: Callable[..., Path]) -> None:
     spec = write_spec()
     assert load_spec(spec).version == f"nogit+{short_hash(spec)}"

@@ -2,8 +2,8 @@
 
 PostgreSQL tests use the server at ``RUNWELL_TEST_POSTGRES_URL`` (default: the local one, user
 postgres, database ``test``). Each session creates its own database and drops it at the end;
-each test gets a fresh schema in it. When the server is unreachable those tests are skipped
-with the reason shown.
+each test gets a fresh schema in it. When the server is unreachable those tests fail: CI must
+never pass by skipping the real database (``scripts/services`` starts it).
 """
 
 from __future__ import annotations

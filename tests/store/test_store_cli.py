@@ -172,3 +172,45 @@ def test_db_comes_from_runwell_db_and_a_bad_url_exits_2(
 
     bad = cli("requests", "list", env={"RUNWELL_DB": "mongodb://x/y"})
     assert bad.exit_code == 2 and "unknown store URL scheme 'mongodb'" in bad.output
+
+
+def _piped(*args: str, cwd: Path) -> str:
+    """Run the real ``runwell`` with stdout a pipe and no COLUMNS, as ``| grep`` or a CI log would."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "RUNWELL_DB"}}
+    done = subprocess.run(
+        [sys.executable, "-m", "runwell", *args, "--dir", str(cwd)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+def test_piped_tables_keep_whole_ids_and_names(tmp_path: Path, seeded: list[RequestRecord]) -> None:
+    store = open_store(None, base_dir=tmp_path)
+    key, _ = store.create_key("payments-reconciliation-nightly-batch-service")
+    store.close()
+    listed = _piped("keys", "list", cwd=tmp_path)
+    row = next(line for line in listed.splitlines() if key.id in line)
+    assert "payments-reconciliation-nightly-batch-service" in row and "…" not in row.replace(key.prefix, "")
+    requests_out = _piped("requests", "list", cwd=tmp_path)
+    for record in seeded:
+        assert record.request_id in requests_out  # whole 24-character ids, copyable into `show`
+
+
+def test_list_commands_offer_format_json(tmp_path: Path, seeded: list[RequestRecord]) -> None:
+    store = open_store(None, base_dir=tmp_path)
+    key, _ = store.create_key("ci")
+    store.close()
+    keys_json = json.loads(_piped("keys", "list", "--format", "json", cwd=tmp_path))
+    assert [k["id"] for k in keys_json] == [key.id]
+    records = json.loads(_piped("requests", "list", "--format", "json", cwd=tmp_path))
+    assert {r["request_id"] for r in records} == {r.request_id for r in seeded}
+    one = json.loads(_piped("requests", "show", seeded[0].request_id, "--format", "json", cwd=tmp_path))
+    assert one["request_id"] == seeded[0].request_id

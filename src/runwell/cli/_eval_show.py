@@ -6,13 +6,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from runwell.cli._eval_common import opened_runs
+from runwell.cli._output import FormatOption, JsonFlag, OutputFormat, echo_json, make_console, wants_json
 from runwell.cli._store_opt import DbOption, DirOption
 from runwell.evals.runstore import CaseRepeat, EvalRun, RunStats
 
@@ -50,7 +49,8 @@ def list_runs(
     feature: Annotated[str | None, typer.Option("--feature", "-f", help="Only this feature.")] = None,
     variant: Annotated[str | None, typer.Option("--variant", help="Only this variant.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    fmt: FormatOption = OutputFormat.text,
+    as_json: JsonFlag = False,
     db: DbOption = None,
     project_dir: DirOption = Path("."),
 ) -> None:
@@ -58,11 +58,11 @@ def list_runs(
     with opened_runs(db, project_dir) as store:
         runs = store.list_runs(feature=feature, variant=variant, limit=limit)
         stats = store.stats([r.run_id for r in runs])
-    if as_json:
+    if wants_json(fmt, as_json):
         rows = [
             {**_as_dict(r), "stats": _as_dict(stats[r.run_id]) if r.run_id in stats else None} for r in runs
         ]
-        typer.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        echo_json(rows)
         return
     if not runs:
         typer.echo("no eval runs yet; start one with 'runwell eval run'")
@@ -94,12 +94,13 @@ def list_runs(
             _pct(s.pass_rate),
             str(s.errors),
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 def show_run(
     run_id: Annotated[str, typer.Argument(help="Run id, or a unique prefix of 4+ characters.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    fmt: FormatOption = OutputFormat.text,
+    as_json: JsonFlag = False,
     db: DbOption = None,
     project_dir: DirOption = Path("."),
 ) -> None:
@@ -113,7 +114,7 @@ def show_run(
     for r in results:
         by_case.setdefault(r.case_id, []).append(r)
     unstable = sorted(cid for cid, rs in by_case.items() if len({_verdict(r) for r in rs}) > 1)
-    if as_json:
+    if wants_json(fmt, as_json):
         payload = {
             "run": _as_dict(run),
             "stats": None if stats is None else _as_dict(stats),
@@ -121,7 +122,7 @@ def show_run(
             "attack_success_rate": attacks,
             "results": [_as_dict(r) for r in results],
         }
-        typer.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        echo_json(payload)
         return
     _print_run(run, stats, by_case, unstable, attacks)
 
@@ -146,7 +147,7 @@ def _print_run(
     unstable: list[str],
     attacks: dict[str, dict[str, float]] | None,
 ) -> None:
-    console = Console()
+    console = make_console()
     console.print(
         f"[bold]eval run {run.run_id}[/] {run.status}: {run.feature}@{run.variant} "
         f"({run.provider}/{run.model}) on {run.suite}",

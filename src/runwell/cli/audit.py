@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
 
+from runwell.cli._output import FormatOption, JsonFlag, OutputFormat, echo_json, wants_json
 from runwell.cli._store_opt import DbOption, DirOption, fail, opened_store
 
 if TYPE_CHECKING:
@@ -201,7 +201,8 @@ def explain(
     spec: Annotated[
         Path | None, typer.Option(help="The feature's runwell.yaml, for the prompt text.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    fmt: FormatOption = OutputFormat.text,
+    as_json: JsonFlag = False,
     db: DbOption = None,
     project_dir: DirOption = Path("."),
     key: KeyOption = None,
@@ -216,8 +217,8 @@ def explain(
             f"no audit entry for request {request_id!r}; only requests that reached a model "
             "(or were answered instead of one) are in the audit log"
         )
-    if as_json:
-        typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    if wants_json(fmt, as_json):
+        echo_json(report)
         return
     from runwell.audit.explain import render_text
 

@@ -23,6 +23,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from runwell.cli._output import make_console
+
 __all__ = ["register"]
 
 FEATURE = "ticket-summary"
@@ -106,7 +108,7 @@ def demo(
     from runwell.spec.scaffold import scaffold
     from runwell.store import open_store
 
-    console = Console()
+    console = make_console()
     directory = directory.resolve()
     if not (directory / "runwell.yaml").exists():
         scaffold(FEATURE, directory, provider="local")

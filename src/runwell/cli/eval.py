@@ -26,6 +26,7 @@ from rich.progress import (
 )
 
 from runwell.cli._eval_common import EXIT_INTERRUPTED, SpecOption, exit_with, load_spec_or_exit, opened_runs
+from runwell.cli._output import FormatOption, JsonFlag, OutputFormat, make_console, wants_json
 from runwell.cli._store_opt import DbOption
 from runwell.errors import ConfigError
 
@@ -87,7 +88,8 @@ def run(
     ] = None,
     db: DbOption = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the finished run as JSON.")] = False,
+    fmt: FormatOption = OutputFormat.text,
+    as_json: JsonFlag = False,
 ) -> None:
     """Evaluate a variant on a suite through its real provider; store every result as it completes."""
     from runwell.evals.execute import execute_run
@@ -96,7 +98,7 @@ def run(
 
     loaded = load_spec_or_exit(spec)
     assert loaded is not None
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     with opened_runs(db, loaded.base_dir) as store:
         previous = store.get_run(resume) if resume else None
         if retry_errors and previous is None:
@@ -146,7 +148,7 @@ def run(
                 )
             raise typer.Exit(EXIT_INTERRUPTED) from None
         stats = store.stats([finished.run_id]).get(finished.run_id)
-    _report(finished, stats, as_json=as_json)
+    _report(finished, stats, as_json=wants_json(fmt, as_json))
 
 
 class _Display:

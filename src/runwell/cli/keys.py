@@ -7,11 +7,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from runwell.cli._output import FormatOption, JsonFlag, OutputFormat, echo_json, make_console, wants_json
 from runwell.cli._store_opt import DbOption, DirOption, ReasonOption, audit_change, opened_store
 
 __all__ = ["register"]
@@ -61,14 +60,15 @@ def create_key(
 
 
 def list_keys(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    fmt: FormatOption = OutputFormat.text,
+    as_json: JsonFlag = False,
     db: DbOption = None,
     project_dir: DirOption = Path("."),
 ) -> None:
     """List API keys, active and revoked (never their secrets)."""
     with opened_store(db, project_dir) as store:
         keys = store.list_keys()
-    if as_json:
+    if wants_json(fmt, as_json):
         rows = [
             {
                 "id": k.id,
@@ -80,9 +80,9 @@ def list_keys(
             }
             for k in keys
         ]
-        typer.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
+        echo_json(rows)
         return
-    console = Console()
+    console = make_console()
     if not keys:
         console.print("No API keys yet: create one with 'runwell keys create NAME'.", markup=False)
         return

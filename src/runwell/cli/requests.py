@@ -8,13 +8,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
-from rich.console import Console
-from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from runwell.cli._output import (
+    FormatOption,
+    JsonFlag,
+    OutputFormat,
+    echo_json,
+    make_console,
+    rule,
+    wants_json,
+)
 from runwell.cli._store_opt import DbOption, DirOption, fail, opened_store
 from runwell.store.base import MIN_PREFIX_LEN
 from runwell.telemetry.record import RequestRecord
@@ -29,7 +35,6 @@ SINCE_FORMS = (
 
 _RELATIVE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_ID_SHOWN = 12  # the gateway's ids are 24 hex characters; 12 tell them apart in practice
 
 
 def register(root: typer.Typer) -> None:
@@ -69,7 +74,8 @@ def list_requests(
         str | None, typer.Option("--since", help=f"Only requests since then: {SINCE_FORMS}.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    fmt: FormatOption = OutputFormat.text,
+    as_json: JsonFlag = False,
     db: DbOption = None,
     project_dir: DirOption = Path("."),
 ) -> None:
@@ -77,10 +83,10 @@ def list_requests(
     since_ts = parse_since(since, now=time.time()) if since is not None else None
     with opened_store(db, project_dir) as store:
         records = store.list_records(feature=feature, since=since_ts, limit=limit)
-    if as_json:
-        typer.echo(orjson.dumps([r.to_dict() for r in records], option=orjson.OPT_INDENT_2))
+    if wants_json(fmt, as_json):
+        echo_json([r.to_dict() for r in records])
         return
-    console = Console()
+    console = make_console()
     if not records:
         console.print(
             "No requests recorded"
@@ -97,7 +103,7 @@ def list_requests(
         table.add_column(column, justify="right", no_wrap=True)
     for r in records:
         table.add_row(
-            r.request_id[:_ID_SHOWN],
+            r.request_id,
             _time(r.started_at),
             f"{r.feature or '-'}@{r.variant or '-'}",
             f"{r.provider or '-'}/{r.model or '-'}",
@@ -114,7 +120,8 @@ def show_request(
     request_id: Annotated[
         str, typer.Argument(metavar="ID", help=f"A request id, or its first {MIN_PREFIX_LEN}+ characters.")
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    fmt: FormatOption = OutputFormat.text,
+    as_json: JsonFlag = False,
     db: DbOption = None,
     project_dir: DirOption = Path("."),
 ) -> None:
@@ -131,25 +138,25 @@ def show_request(
             )
             + "; find ids with 'runwell requests list'"
         )
-    if as_json:
-        typer.echo(orjson.dumps(record.to_dict(), option=orjson.OPT_INDENT_2))
+    if wants_json(fmt, as_json):
+        echo_json(record.to_dict())
         return
-    console = Console()
-    console.print(Rule(Text(f"request {record.request_id}"), align="left"))
+    console = make_console()
+    rule(console, f"request {record.request_id}")
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="bold", no_wrap=True)
     fields.add_column(overflow="fold")
     for label, value in _field_rows(record):
         fields.add_row(label, Text(value))
     console.print(fields)
-    console.print(Rule("prompt", align="left"))
+    rule(console, "prompt")
     if record.prompt is None:
         console.print(Text("(not captured: content capture is off for this feature)", style="dim"))
     else:
         for message in record.prompt:
             console.print(Text(str(message.get("role", "?")), style="bold"))
             console.print(Text(_message_text(message)))
-    console.print(Rule("completion", align="left"))
+    rule(console, "completion")
     if record.completion is None:
         console.print(
             Text(

@@ -22,8 +22,8 @@ from runwell.providers.base import Provider
 from runwell.providers.registry import build_provider
 from runwell.spec.loader import LoadedSpec, load_spec
 from runwell.store.url import open_store
+from runwell.telemetry.export import otel_sink_from_env
 from runwell.telemetry.metrics import Metrics
-from runwell.telemetry.otel import OtelSink
 from runwell.telemetry.prices import Price, PriceTable
 from runwell.telemetry.recorder import MetricsSink, Recorder, Sink, StoreSink
 
@@ -128,9 +128,7 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     metrics = Metrics()
     sinks: list[Sink] = [StoreSink(store), MetricsSink(metrics)]
     capture = {name: f.capture_content for name, f in catalog.features.items()}
-    otel = OtelSink.from_env(
-        capture_content=lambda feature: capture.get(feature, False), environ=settings.environ
-    )
+    otel = otel_sink_from_env(settings.environ, capture_content=lambda feature: capture.get(feature, False))
     if otel is not None:
         sinks.append(otel)
         _log.info("exporting OpenTelemetry spans over OTLP")

@@ -315,8 +315,12 @@ class EvalGate(_Section):
     """When a challenger may replace the champion (the CI regression gate)."""
 
     alpha: float = Field(default=0.05, gt=0, lt=1, description="significance level of the comparison")
-    floor: float | None = Field(default=None, description="minimum mean score any variant must reach")
-    tolerance: float = Field(default=0.0, ge=0, description="score drop accepted before failing")
+    floor: float | None = Field(
+        default=None, ge=0, le=1, description="minimum mean score (0-1) any variant must reach"
+    )
+    tolerance: float = Field(
+        default=0.0, ge=0, le=1, description="drop in mean score (0-1) accepted before failing"
+    )
     critical_tag: NonEmptyStr | None = Field(default=None, description="cases with this tag must all pass")
     pinned_baseline: float | None = Field(
         default=None,

@@ -13,14 +13,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from runwell.errors import MissingExtra
+
+try:
+    from opentelemetry import trace
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+except ImportError as exc:
+    # Only gateways that export traces import this module (see runwell.telemetry.export).
+    raise MissingExtra("otel", "exporting OpenTelemetry spans (OTEL_EXPORTER_OTLP_ENDPOINT is set)") from exc
+
+from runwell.telemetry.export import otel_requested
 from runwell.telemetry.record import RequestRecord
 
 __all__ = ["CAPTURE_CONTENT_ENV", "OtelSink"]
@@ -28,8 +36,6 @@ __all__ = ["CAPTURE_CONTENT_ENV", "OtelSink"]
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 """The standard switch for message content on GenAI spans; content is exported only when it is
 ``true`` *and* the feature's spec allows capture."""
-
-_ENDPOINT_ENVS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
 def _never(feature: str) -> bool:
@@ -80,9 +86,7 @@ class OtelSink:
         ``service_name``, and :data:`CAPTURE_CONTENT_ENV` allows message content.
         """
         env = os.environ if environ is None else environ
-        if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-            return None
-        if not any(env.get(name, "").strip() for name in _ENDPOINT_ENVS):
+        if not otel_requested(env):
             return None
         # Imported here: only deployments that export traces pay for the HTTP exporter.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
