@@ -399,7 +399,9 @@ def test_spec_error_message_is_the_problem_lines(write_spec: WriteSpec) -> None:
     assert str(caught.value) == f"{path}:1: spec_version: this runwell reads spec_version 1, got 3"
 
 
-def test_gate_floor_and_tolerance_are_scores_between_0_and_1(write_spec: WriteSpec, problems: Problems) -> None:
+def test_gate_floor_and_tolerance_are_scores_between_0_and_1(
+    write_spec: WriteSpec, problems: Problems
+) -> None:
     path = write_spec(append="evals:\n  gate: {floor: 7, tolerance: 3}\n")
     found = problems(path)
     assert len(found) == 2, found
