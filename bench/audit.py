@@ -26,7 +26,7 @@ from runwell.audit import (
     CheckpointPolicy,
     DecisionEntry,
     Signer,
-    SqliteAuditStorage,
+    audit_storage,
     generate_key,
     leaf_hash,
     sha256_hex,
@@ -67,7 +67,7 @@ def _timed(action: Callable[[], T]) -> tuple[float, T]:
 
 def bench_append_batched(workdir: Path, signer: Signer, count: int, batch: int) -> dict[str, float]:
     """One writer, append_many in batches (the recorder's path): durable entries per second."""
-    log = AuditLog.open(SqliteAuditStorage(workdir / "append.db"), signer)
+    log = AuditLog.open(audit_storage(workdir / "append.db"), signer)
     entries = [_entry(i) for i in range(count)]
     start = time.perf_counter()
     for i in range(0, count, batch):
@@ -79,7 +79,7 @@ def bench_append_batched(workdir: Path, signer: Signer, count: int, batch: int) 
 
 def bench_append_threads(workdir: Path, signer: Signer, count: int, threads: int) -> dict[str, float]:
     """Many threads calling append() one entry at a time: group commit does the batching."""
-    log = AuditLog.open(SqliteAuditStorage(workdir / "threads.db"), signer)
+    log = AuditLog.open(audit_storage(workdir / "threads.db"), signer)
     per_thread = count // threads
     entries = [_entry(i) for i in range(per_thread * threads)]
 
@@ -101,7 +101,7 @@ def bench_append_threads(workdir: Path, signer: Signer, count: int, threads: int
 
 def build_log(path: Path, signer: Signer, count: int) -> float:
     """A log of ``count`` entries, checkpointed every 100 like production; returns seconds."""
-    log = AuditLog.open(SqliteAuditStorage(path), signer, policy=CheckpointPolicy(100, 10.0))
+    log = AuditLog.open(audit_storage(path), signer, policy=CheckpointPolicy(100, 10.0))
     start = time.perf_counter()
     chunk = 100
     for i in range(0, count, chunk):
@@ -114,7 +114,7 @@ def build_log(path: Path, signer: Signer, count: int) -> float:
 
 def bench_proofs(path: Path, signer: Signer, samples: int) -> dict[str, float]:
     """Open (rebuild the tree), then time inclusion and consistency proofs at full size."""
-    open_s, log = _timed(lambda: AuditLog.open(SqliteAuditStorage(path), signer))
+    open_s, log = _timed(lambda: AuditLog.open(audit_storage(path), signer))
     size, root = log.size, log.root()
     rng = random.Random(7)
     inclusion: list[float] = []
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         threaded = bench_append_threads(workdir, signer, min(args.append_entries, 40_000), args.threads)
         big = workdir / "big.db"
         build_s = build_log(big, signer, args.entries)
-        verify_s, report = _timed(lambda: verify_log(SqliteAuditStorage(big), vkey))
+        verify_s, report = _timed(lambda: verify_log(audit_storage(big), vkey))
         proofs = bench_proofs(big, signer, args.samples)
     assert report.ok and report.size == args.entries, report.summary()
 

@@ -1,6 +1,9 @@
-"""Gateway overhead benchmark: direct-to-mock vs through runwell vs through the LiteLLM proxy.
+"""Gateway overhead benchmark: direct-to-mock, the floor, runwell, and the LiteLLM proxy, in one run.
 
-All three talk to the same OpenAI-compatible mock upstream on loopback, measured in one run:
+Every target talks to the same OpenAI-compatible mock upstream on loopback. The floor is a bare
+ASGI proxy on runwell's own server stack (``bench/_floor.py``: read the body, parse it, forward it
+with the same HTTP client, answer; no auth, records or audit): the physical limit of a Python
+gateway on this machine, against which runwell's cost is read. Measured, in one run:
 added latency p50/p99 at concurrency 1 and 32, throughput at concurrency 32, the gateway's own
 CPU time per request (from /proc), and added time to first token for streams.
 
@@ -86,7 +89,7 @@ def body_for(model: str, stream: bool = False) -> bytes:
 
 
 async def measure(
-    port: int, path: str, model: str, headers: dict[str, str], n: int, pid: int | None
+    port: int, path: str, model: str, headers: dict[str, str], n: int, pid: int | None, stream: bool = True
 ) -> dict[str, LoadResult | float]:
     out: dict[str, LoadResult | float] = {}
     req = build_request("127.0.0.1", port, path, body_for(model), headers)
@@ -97,9 +100,20 @@ async def measure(
     if pid:
         done = len(out["c32"].latencies_ms) + out["c32"].errors  # type: ignore[union-attr]
         out["cpu_ms"] = (cpu_seconds(pid) - cpu0) * 1000 / max(done, 1)
-    sreq = build_request("127.0.0.1", port, path, body_for(model, stream=True), headers)
-    out["stream"] = await run_load("127.0.0.1", port, sreq, concurrency=1, requests=max(50, n // 4))
+    if stream:  # the floor proxy does not stream: it answers once the upstream has finished
+        sreq = build_request("127.0.0.1", port, path, body_for(model, stream=True), headers)
+        out["stream"] = await run_load("127.0.0.1", port, sreq, concurrency=1, requests=max(50, n // 4))
     return out
+
+
+def _wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
 
 
 def start(
@@ -166,8 +180,17 @@ def main() -> None:
         )
         procs.append(gw)
         wait_http(f"http://127.0.0.1:{gw_port}/healthz")
+        floor_port = free_port()
+        floor = start(
+            [PY, str(ROOT / "bench" / "_floor.py"), "--port", str(floor_port), "--upstream",
+             f"http://127.0.0.1:{mock_port}/v1/chat/completions"]
+        )  # fmt: skip
+        procs.append(floor)
+        wait_http(f"http://127.0.0.1:{mock_port}/v1/models")
+        _wait_port(floor_port)
         targets: list[tuple[str, int, str, dict[str, str], int | None]] = [
             ("direct (mock)", mock_port, "gpt-4o-mini", {}, None),
+            ("floor (bare proxy)", floor_port, "gpt-4o-mini", {}, floor.pid),
             ("runwell", gw_port, "bench", {"Authorization": f"Bearer {key.group(0)}"}, gw.pid),
         ]
         if not args.no_litellm and (exe := ensure_litellm()):
@@ -196,7 +219,8 @@ def main() -> None:
         for name, port, model, headers, pid in targets:
             n = args.requests if name != "litellm proxy" else max(200, args.requests // 10)
             print(f"measuring {name} ...", flush=True)
-            results[name] = asyncio.run(measure(port, "/v1/chat/completions", model, headers, n, pid))
+            stream = name != "floor (bare proxy)"
+            results[name] = asyncio.run(measure(port, "/v1/chat/completions", model, headers, n, pid, stream))
         report(results)
     finally:
         for p in procs:
@@ -214,7 +238,7 @@ def report(results: dict[str, dict[str, LoadResult | float]]) -> None:
     b1, b32, bs = base["c1"], base["c32"], base["stream"]
     rows = []
     for name, r in results.items():
-        c1, c32, st = r["c1"], r["c32"], r["stream"]
+        c1, c32, st = r["c1"], r["c32"], r.get("stream", LoadResult())
         assert isinstance(c1, LoadResult) and isinstance(c32, LoadResult) and isinstance(st, LoadResult)
         assert isinstance(b1, LoadResult) and isinstance(b32, LoadResult) and isinstance(bs, LoadResult)
         rows.append(
@@ -241,6 +265,9 @@ def report(results: dict[str, dict[str, LoadResult | float]]) -> None:
         ratios["throughput_runwell_over_litellm"] = by["runwell"]["rps_c32"] / by["litellm proxy"]["rps_c32"]
     if "runwell" in by:
         ratios["throughput_runwell_over_direct"] = by["runwell"]["rps_c32"] / by["direct (mock)"]["rps_c32"]
+        floor_row = by["floor (bare proxy)"]
+        ratios["throughput_runwell_over_floor"] = by["runwell"]["rps_c32"] / floor_row["rps_c32"]
+        ratios["cpu_runwell_over_floor"] = by["runwell"]["cpu_ms_per_req"] / floor_row["cpu_ms_per_req"]
     cols = [
         "target",
         "added_c1_p50_ms",

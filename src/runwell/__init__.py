@@ -11,6 +11,8 @@ from runwell.errors import (
     RunwellError,
     SpecError,
     SpecProblem,
+    StoreConflict,
+    StoreDataError,
     StoreError,
 )
 
@@ -27,6 +29,8 @@ __all__ = [
     "RunwellError",
     "SpecError",
     "SpecProblem",
+    "StoreConflict",
+    "StoreDataError",
     "StoreError",
     "__version__",
 ]

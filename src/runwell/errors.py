@@ -6,7 +6,9 @@
     ├── SpecError                a feature spec is invalid (carries one ``SpecProblem`` per issue)
     ├── ConfigError              a setting, flag or file given to a command is wrong
     │   └── MissingExtra         a feature needs an optional dependency group that is not installed
-    ├── StoreError               the record store cannot be opened, migrated or written
+    ├── StoreError               the database cannot be opened, migrated, read or written (an outage)
+    │   ├── StoreConflict        a unique name or id is already taken (409)
+    │   └── StoreDataError       the database refuses a value; retrying the same value cannot help
     ├── RequestError             a client request is malformed (gateway answers 4xx)
     │   ├── AuthError            missing or bad API key / admin token (401)
     │   └── NotFoundError        unknown feature, variant, route or record (404)
@@ -31,6 +33,8 @@ __all__ = [
     "RunwellError",
     "SpecError",
     "SpecProblem",
+    "StoreConflict",
+    "StoreDataError",
     "StoreError",
 ]
 
@@ -79,7 +83,15 @@ class MissingExtra(ConfigError):
 
 
 class StoreError(RunwellError):
-    """The record store could not be opened, migrated, read or written."""
+    """The database could not be opened, migrated, read or written; usually worth a retry later."""
+
+
+class StoreConflict(StoreError):
+    """A row with the same unique name or id already exists."""
+
+
+class StoreDataError(StoreError):
+    """The database refused a value (too deep, too large, a NUL character); do not retry it."""
 
 
 class RequestError(RunwellError):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runwell.audit import AuditLog, CheckpointPolicy, Signer, SqliteAuditStorage, generate_key
+from runwell.audit import AuditLog, CheckpointPolicy, Signer, SqlAuditStorage, audit_storage, generate_key
 
 from .helpers import FakeClock
 
@@ -37,10 +37,9 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def storage(db_path: Path) -> Iterator[SqliteAuditStorage]:
+def storage(db_path: Path) -> Iterator[SqlAuditStorage]:
     """A SQLite storage with its schema."""
-    store = SqliteAuditStorage(db_path)
-    store.ensure_schema()
+    store = audit_storage(db_path)
     yield store
     store.close()
 
@@ -52,6 +51,6 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def log(storage: SqliteAuditStorage, signer: Signer, clock: FakeClock) -> AuditLog:
+def log(storage: SqlAuditStorage, signer: Signer, clock: FakeClock) -> AuditLog:
     """An empty log with the default policy (100 entries / 10 s) on the fake clock."""
     return AuditLog.open(storage, signer, policy=CheckpointPolicy(100, 10.0), clock=clock)

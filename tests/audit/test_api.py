@@ -7,7 +7,7 @@ import runwell.audit
 EXPECTED = {
     "AuditEntry", "AuditError", "AuditLog", "AuditStorage", "BadSignatureError", "ChangeEntry",
     "Checkpoint", "CheckpointPolicy", "DecisionEntry", "MerkleTree", "NoteFormatError",
-    "PostgresAuditStorage", "Problem", "SequenceConflict", "Signer", "SqliteAuditStorage",
+    "Problem", "SequenceConflict", "Signer", "SqlAuditStorage", "audit_storage",
     "StoredCheckpoint", "UnknownKeyError", "Verifier", "VerifyReport", "canonicalize",
     "consistency_proof", "entry_leaf", "format_time", "generate_key", "inclusion_proof",
     "leaf_hash", "open_note", "parse_leaf", "pseudonymize_user", "read_key_file",

@@ -19,22 +19,24 @@ from runwell.audit import (
     Checkpoint,
     CheckpointPolicy,
     Signer,
-    SqliteAuditStorage,
+    SqlAuditStorage,
+    audit_storage,
     leaf_hash,
     open_note,
     verify_consistency,
     verify_inclusion,
     verify_log,
 )
+from runwell.store import Database
 
 from .helpers import FakeClock, change, decision
 
 
-class SlowStorage(SqliteAuditStorage):
+class SlowStorage(SqlAuditStorage):
     """A SQLite storage whose commits take 5 ms and are counted, to make batching visible."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path)
+        super().__init__(Database.open(str(path), base_dir=path.parent), owns_db=True)
         self.transactions = 0
 
     def append_leaves(
@@ -80,14 +82,14 @@ def test_concurrent_appends_are_group_committed(db_path: Path, signer: Signer) -
 
 
 def test_a_failed_commit_fails_every_caller_in_the_batch(db_path: Path, signer: Signer) -> None:
-    storage = SqliteAuditStorage(db_path)
+    storage = audit_storage(db_path)
     log = AuditLog.open(storage, signer)
     storage.close()
     with pytest.raises(AuditError, match="cannot append"):
         log.append(decision(1))
 
 
-def test_checkpoint_every_n_entries(log: AuditLog, storage: SqliteAuditStorage, vkey: str) -> None:
+def test_checkpoint_every_n_entries(log: AuditLog, storage: SqlAuditStorage, vkey: str) -> None:
     log.append_many([decision(i) for i in range(99)])
     assert storage.checkpoints() == []
     log.append(decision(99))
@@ -101,7 +103,7 @@ def test_checkpoint_every_n_entries(log: AuditLog, storage: SqliteAuditStorage, 
     )
 
 
-def test_checkpoint_after_t_seconds(log: AuditLog, storage: SqliteAuditStorage, clock: FakeClock) -> None:
+def test_checkpoint_after_t_seconds(log: AuditLog, storage: SqlAuditStorage, clock: FakeClock) -> None:
     log.append_many([decision(i) for i in range(5)])
     assert log.maybe_checkpoint() is None
     clock.now += 10
@@ -114,7 +116,7 @@ def test_checkpoint_after_t_seconds(log: AuditLog, storage: SqliteAuditStorage, 
 
 
 def test_every_checkpoint_is_kept_and_checkpoint_now_is_idempotent(
-    log: AuditLog, storage: SqliteAuditStorage
+    log: AuditLog, storage: SqlAuditStorage
 ) -> None:
     for i in range(3):
         log.append(decision(i))
@@ -141,18 +143,18 @@ def test_proofs_verify_against_signed_checkpoints(log: AuditLog, vkey: str) -> N
 def test_reopening_rebuilds_the_same_tree_and_continues(
     db_path: Path, signer: Signer, clock: FakeClock
 ) -> None:
-    first = AuditLog.open(SqliteAuditStorage(db_path), signer, clock=clock)
+    first = AuditLog.open(audit_storage(db_path), signer, clock=clock)
     first.append_many([decision(i) for i in range(250)])
     root = first.root()
     first.close()
-    second = AuditLog.open(SqliteAuditStorage(db_path), signer, clock=clock)
+    second = AuditLog.open(audit_storage(db_path), signer, clock=clock)
     assert (second.size, second.root()) == (250, root)
     assert second.append(decision(250)) == 250
     second.close()
 
 
 def test_opening_a_log_that_contradicts_its_checkpoint_is_refused(db_path: Path, signer: Signer) -> None:
-    log = AuditLog.open(SqliteAuditStorage(db_path), signer)
+    log = AuditLog.open(audit_storage(db_path), signer)
     log.append_many([decision(i) for i in range(10)])
     log.checkpoint_now()
     log.close()
@@ -160,15 +162,15 @@ def test_opening_a_log_that_contradicts_its_checkpoint_is_refused(db_path: Path,
         conn.execute("DROP TRIGGER audit_entries_no_update")
         conn.execute("UPDATE audit_entries SET leaf_hash = zeroblob(32) WHERE idx = 3")
     with pytest.raises(AuditError, match="does not match its latest signed checkpoint"):
-        AuditLog.open(SqliteAuditStorage(db_path), signer)
+        AuditLog.open(audit_storage(db_path), signer)
 
 
 def test_opening_with_another_origin_is_refused(db_path: Path, signer: Signer) -> None:
-    log = AuditLog.open(SqliteAuditStorage(db_path), signer)
+    log = AuditLog.open(audit_storage(db_path), signer)
     log.append(decision(0))
     log.checkpoint_now()
     with pytest.raises(AuditError, match="origin"):
-        AuditLog.open(SqliteAuditStorage(db_path), signer, origin="elsewhere.example/log")
+        AuditLog.open(audit_storage(db_path), signer, origin="elsewhere.example/log")
 
 
 def test_tables_refuse_updates_and_deletes(log: AuditLog, db_path: Path) -> None:
@@ -185,7 +187,7 @@ def test_tables_refuse_updates_and_deletes(log: AuditLog, db_path: Path) -> None
                 conn.execute(statement)
 
 
-def test_a_second_checkpoint_of_one_size_with_another_root_is_a_fork(storage: SqliteAuditStorage) -> None:
+def test_a_second_checkpoint_of_one_size_with_another_root_is_a_fork(storage: SqlAuditStorage) -> None:
     storage.save_checkpoint(5, b"a" * 32, "note", 0.0)
     storage.save_checkpoint(5, b"a" * 32, "note", 1.0)  # the same again: fine
     with pytest.raises(AuditError, match="fork"):
@@ -200,9 +202,9 @@ def test_policy_must_be_positive() -> None:
 _WRITER = textwrap.dedent(
     """
     import os, signal, sys
-    from runwell.audit import AuditLog, DecisionEntry, SqliteAuditStorage
+    from runwell.audit import AuditLog, DecisionEntry, SqlAuditStorage, audit_storage
     path, skey, who, count, batch, die = sys.argv[1:7]
-    log = AuditLog.open(SqliteAuditStorage(path), skey)
+    log = AuditLog.open(audit_storage(path), skey)
     def entry(i):
         return DecisionEntry(time="2026-11-22T04:23:00.000Z", request_id=f"{who}-{i}", feature="f",
             variant="v", provider="p", model="m", spec_version="s", prompt_version="p",
@@ -225,26 +227,26 @@ def _writer(
 
 
 def test_several_processes_build_one_linear_log(db_path: Path, signer: Signer) -> None:
-    SqliteAuditStorage(db_path).ensure_schema()
+    audit_storage(db_path).close()
     writers = [_writer(db_path, signer.skey, f"w{w}", 150, 7) for w in range(3)]
     outputs = [w.communicate(timeout=120)[0] for w in writers]
     assert all(w.returncode == 0 for w in writers)
     indices = sorted(int(line) for out in outputs for line in out.split())
     assert indices == list(range(450))
-    storage = SqliteAuditStorage(db_path)
+    storage = audit_storage(db_path)
     report = verify_log(storage, signer.vkey)
     assert report.ok, report.summary()
     assert report.size == 450 and report.verified_size >= 300  # each writer checkpoints every 100
 
 
 def test_acknowledged_entries_survive_a_killed_process(db_path: Path, signer: Signer) -> None:
-    SqliteAuditStorage(db_path).ensure_schema()
+    audit_storage(db_path).close()
     writer = _writer(db_path, signer.skey, "k", 120, 1, die="kill")
     out, _ = writer.communicate(timeout=120)
     assert writer.returncode == -9
     acknowledged = [int(line) for line in out.split()]
     assert acknowledged == list(range(120))
-    storage = SqliteAuditStorage(db_path)
+    storage = audit_storage(db_path)
     assert storage.size() == 120
     log = AuditLog.open(storage, signer)
     assert [log.entry(i)["request_id"] for i in (0, 119)] == ["k-0", "k-119"]

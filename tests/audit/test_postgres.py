@@ -16,8 +16,8 @@ import pytest
 from runwell.audit import (
     AuditError,
     AuditLog,
-    PostgresAuditStorage,
     Signer,
+    audit_storage,
     canonicalize,
     leaf_hash,
     verify_log,
@@ -36,12 +36,12 @@ def conninfo(pg_url: str) -> str:
 
 
 def test_append_checkpoint_reopen_and_verify(conninfo: str, signer: Signer) -> None:
-    log = AuditLog.open(PostgresAuditStorage(conninfo), signer)
+    log = AuditLog.open(audit_storage(conninfo), signer)
     assert log.append_many([decision(i) for i in range(150)]) == list(range(150))
     log.checkpoint_now()
     root = log.root()
     log.close()
-    storage = PostgresAuditStorage(conninfo)
+    storage = audit_storage(conninfo)
     reopened = AuditLog.open(storage, signer)
     assert (reopened.size, reopened.root()) == (150, root)
     assert reopened.find_request("req-42") == [42]
@@ -52,7 +52,7 @@ def test_append_checkpoint_reopen_and_verify(conninfo: str, signer: Signer) -> N
 
 
 def test_tables_are_append_only(conninfo: str, signer: Signer) -> None:
-    log = AuditLog.open(PostgresAuditStorage(conninfo), signer)
+    log = AuditLog.open(audit_storage(conninfo), signer)
     log.append(decision(0))
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for statement in (
@@ -65,8 +65,8 @@ def test_tables_are_append_only(conninfo: str, signer: Signer) -> None:
 
 
 def test_stale_writer_gets_a_sequence_conflict_and_catches_up(conninfo: str, signer: Signer) -> None:
-    first = AuditLog.open(PostgresAuditStorage(conninfo), signer)
-    second = AuditLog.open(PostgresAuditStorage(conninfo), signer)
+    first = AuditLog.open(audit_storage(conninfo), signer)
+    second = AuditLog.open(audit_storage(conninfo), signer)
     assert first.append_many([decision(i) for i in range(3)]) == [0, 1, 2]
     # `second` still believes the log is empty: its append conflicts, catches up, lands at 3.
     assert second.append(decision(3)) == 3
@@ -74,8 +74,7 @@ def test_stale_writer_gets_a_sequence_conflict_and_catches_up(conninfo: str, sig
 
 
 def test_fork_is_refused(conninfo: str) -> None:
-    storage = PostgresAuditStorage(conninfo)
-    storage.ensure_schema()
+    storage = audit_storage(conninfo)
     storage.save_checkpoint(1, b"a" * 32, "n", 0.0)
     storage.save_checkpoint(1, b"a" * 32, "n", 0.0)
     with pytest.raises(AuditError, match="fork"):
@@ -83,7 +82,7 @@ def test_fork_is_refused(conninfo: str) -> None:
 
 
 def test_tampering_is_found_in_postgres_too(conninfo: str, signer: Signer) -> None:
-    log = AuditLog.open(PostgresAuditStorage(conninfo), signer)
+    log = AuditLog.open(audit_storage(conninfo), signer)
     log.append_many([decision(i) for i in range(120)])
     log.checkpoint_now()
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -92,7 +91,7 @@ def test_tampering_is_found_in_postgres_too(conninfo: str, signer: Signer) -> No
         conn.execute(
             "UPDATE audit_entries SET leaf = %s, leaf_hash = %s WHERE idx = 7", (forged, leaf_hash(forged))
         )
-    report = verify_log(PostgresAuditStorage(conninfo), signer.vkey)
+    report = verify_log(audit_storage(conninfo), signer.vkey)
     assert report.first_bad_index == 0  # bounded by checkpoint 100, the first to cover it
     assert report.problems[0].kind == "root_mismatch"
 
@@ -100,9 +99,9 @@ def test_tampering_is_found_in_postgres_too(conninfo: str, signer: Signer) -> No
 _WRITER = textwrap.dedent(
     """
     import sys
-    from runwell.audit import AuditLog, DecisionEntry, PostgresAuditStorage
+    from runwell.audit import AuditLog, DecisionEntry, SqlAuditStorage, audit_storage
     conninfo, skey, who, count, batch = sys.argv[1:6]
-    log = AuditLog.open(PostgresAuditStorage(conninfo), skey)
+    log = AuditLog.open(audit_storage(conninfo), skey)
     def entry(i):
         return DecisionEntry(time="2026-11-22T04:23:00.000Z", request_id=f"{who}-{i}", feature="f",
             variant="v", provider="p", model="m", spec_version="s", prompt_version="p",
@@ -116,7 +115,7 @@ _WRITER = textwrap.dedent(
 
 
 def test_several_processes_build_one_linear_log(conninfo: str, signer: Signer) -> None:
-    PostgresAuditStorage(conninfo).ensure_schema()
+    audit_storage(conninfo).close()
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", _WRITER, conninfo, signer.skey, f"w{w}", "200", "9"],
@@ -128,7 +127,7 @@ def test_several_processes_build_one_linear_log(conninfo: str, signer: Signer) -
     outputs = [w.communicate(timeout=180)[0] for w in writers]
     assert all(w.returncode == 0 for w in writers)
     assert sorted(int(line) for out in outputs for line in out.split()) == list(range(600))
-    storage = PostgresAuditStorage(conninfo)
+    storage = audit_storage(conninfo)
     for who in ("w0", "w1", "w2"):
         assert len(storage.find_request(f"{who}-199")) == 1
     report = verify_log(storage, signer.vkey)

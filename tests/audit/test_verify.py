@@ -13,7 +13,7 @@ from runwell.audit import (
     AuditLog,
     Checkpoint,
     Signer,
-    SqliteAuditStorage,
+    audit_storage,
     canonicalize,
     generate_key,
     leaf_hash,
@@ -30,11 +30,11 @@ SIZE = 250  # checkpoints at 100 and 200 by policy, and 250 by checkpoint_now()
 @pytest.fixture
 def built(db_path: Path, signer: Signer) -> dict[int, str]:
     """A 250-entry log; returns its checkpoint notes by size."""
-    log = AuditLog.open(SqliteAuditStorage(db_path), signer)
+    log = AuditLog.open(audit_storage(db_path), signer)
     for start in range(0, SIZE, 10):
         log.append_many([decision(i) for i in range(start, start + 10)])
     log.checkpoint_now()
-    notes = {c.size: c.note for c in SqliteAuditStorage(db_path).checkpoints()}
+    notes = {c.size: c.note for c in audit_storage(db_path).checkpoints()}
     assert sorted(notes) == [100, 200, 250]
     log.close()
     return notes
@@ -71,7 +71,7 @@ def _rewrite(db_path: Path, idx: int, *, update_hash: bool, **changes: object) -
 
 
 def _verify(db_path: Path, vkey: str, trusted: str | None = None):  # type: ignore[no-untyped-def]
-    return verify_log(SqliteAuditStorage(db_path), vkey, trusted)
+    return verify_log(audit_storage(db_path), vkey, trusted)
 
 
 def test_an_untouched_log_verifies(db_path: Path, vkey: str, built: dict[int, str]) -> None:
@@ -86,7 +86,7 @@ def test_an_untouched_log_verifies(db_path: Path, vkey: str, built: dict[int, st
 def test_entries_past_the_last_checkpoint_are_reported_as_unsigned(
     db_path: Path, vkey: str, signer: Signer, built: dict[int, str]
 ) -> None:
-    log = AuditLog.open(SqliteAuditStorage(db_path), signer)
+    log = AuditLog.open(audit_storage(db_path), signer)
     log.append(decision(999))
     report = _verify(db_path, vkey)
     assert report.ok and report.unsigned_from == 250
@@ -160,7 +160,7 @@ def test_inserted_entry_is_pinpointed(db_path: Path, vkey: str, built: dict[int,
 def test_forged_checkpoint_is_caught(db_path: Path, vkey: str, built: dict[int, str]) -> None:
     # The attacker edits entry 150 and re-signs the later checkpoints with a key of their own.
     _rewrite(db_path, 150, update_hash=True, outcome="blocked")
-    storage = SqliteAuditStorage(db_path)
+    storage = audit_storage(db_path)
     hashes = storage.read_leaf_hashes(0, SIZE)
     attacker_skey, _ = generate_key("runwell.test/audit")
     _sql(db_path, "DELETE FROM audit_checkpoints WHERE size > 100")
@@ -227,7 +227,7 @@ def test_history_rewritten_with_the_key_is_caught_by_a_trusted_checkpoint(
 ) -> None:
     # An insider with the signing key rewrites entry 150 and re-signs every later checkpoint.
     _rewrite(db_path, 150, update_hash=True, outcome="blocked")
-    storage = SqliteAuditStorage(db_path)
+    storage = audit_storage(db_path)
     hashes = storage.read_leaf_hashes(0, SIZE)
     _sql(db_path, "DELETE FROM audit_checkpoints WHERE size > 100")
     for size in (200, 250):

@@ -97,6 +97,8 @@ def write_project(root: Path, upstream: str, dead_port: int) -> None:
           claude: {{kind: anthropic, base_url: "{upstream}", api_key_env: TEST_ANTHROPIC_KEY}}
           dead: {{kind: openai, base_url: "http://127.0.0.1:{dead_port}/v1", api_key_env: TEST_UPSTREAM_KEY}}
           echo: {{kind: sim, mode: echo}}
+          simtools: {{kind: sim, mode: tool, tool_calls: [{{name: lookup_order, arguments: {{order: "A-17"}}}}, {{name: notify, arguments: {{channel: email}}}}]}}
+          smol: {{kind: local}}
         variants:
           main: {{provider: up, model: gpt-4o-mini, prompt: {{file: prompts/plain.md, version: "1"}}}}
           templated: {{provider: echo, model: echo-1, prompt: {{file: prompts/support.v3.yaml, version: "3"}},
@@ -109,6 +111,11 @@ def write_project(root: Path, upstream: str, dead_port: int) -> None:
           malformed: {{provider: up, model: mock-malformed, prompt: {{file: prompts/plain.md, version: "1"}}}}
           unpriced: {{provider: up, model: mystery-model-x, prompt: {{file: prompts/plain.md, version: "1"}}}}
           down: {{provider: dead, model: gpt-4o-mini, prompt: {{file: prompts/plain.md, version: "1"}}}}
+          tools: {{provider: up, model: mock-tools, prompt: {{file: prompts/plain.md, version: "1"}}}}
+          claudetools: {{provider: claude, model: mock-tools, prompt: {{file: prompts/plain.md, version: "1"}}}}
+          logprobs: {{provider: up, model: mock-logprobs, prompt: {{file: prompts/plain.md, version: "1"}}}}
+          simtools: {{provider: simtools, model: sim-tools, prompt: {{file: prompts/plain.md, version: "1"}}}}
+          smol: {{provider: smol, model: smollm2-135m-instruct, prompt: {{file: prompts/plain.md, version: "1"}}}}
         default_variant: main
         timeouts: {{request_s: 3, connect_s: 1}}
         """)
@@ -128,6 +135,7 @@ def write_project(root: Path, upstream: str, dead_port: int) -> None:
         variants:
           main: {{provider: up, model: gpt-4o-mini, prompt: {{file: prompts/p.md, version: "1"}}}}
         capture: {{content: false}}
+        user_id: {{hash: true}}
         """)
     )
 

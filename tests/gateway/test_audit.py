@@ -20,7 +20,6 @@ import pytest
 
 from runwell.audit import Checkpoint, leaf_hash, open_note, verify_consistency, verify_inclusion
 from tests.gateway.conftest import ADMIN_TOKEN, Gateway, runwell, start_gateway, stop_gateway
-from tests.gateway.test_lifecycle import pg_url  # noqa: F401  (fixture)
 
 MSG = [{"role": "user", "content": "hello"}]
 
@@ -103,7 +102,7 @@ def test_http_checkpoint_and_proofs_verify_independently(gateway: Gateway) -> No
     assert status == 200
     checkpoint = Checkpoint.parse(open_note(note.decode(), [vkey(gateway.root)]))
     size = checkpoint.size
-    status, body = get(gateway, f"/audit/entries?start=0&end={size}")
+    status, body = get(gateway, f"/audit/entries?start=0&end={size}", auth=f"Bearer {ADMIN_TOKEN}")
     leaves = json.loads(body)["entries"]
     assert status == 200 and len(leaves) == size
     index = size - 1
@@ -142,7 +141,7 @@ def test_http_checkpoint_and_proofs_verify_independently(gateway: Gateway) -> No
     ],
 )
 def test_bad_audit_queries_get_400_naming_the_parameter(gateway: Gateway, path: str, param: str) -> None:
-    status, body = get(gateway, path)
+    status, body = get(gateway, path, auth=f"Bearer {ADMIN_TOKEN}")
     assert status == 400 and json.loads(body)["error"]["param"] == param
 
 
@@ -150,6 +149,13 @@ def test_audit_endpoints_need_a_key_or_the_admin_token(gateway: Gateway) -> None
     assert get(gateway, "/audit/checkpoint", auth=None)[0] == 401
     assert get(gateway, "/audit/entries", auth=None)[0] == 401
     assert get(gateway, "/audit/checkpoint", auth=f"Bearer {ADMIN_TOKEN}")[0] == 200
+
+
+def test_only_the_admin_token_reads_entries_which_name_every_clients_users(gateway: Gateway) -> None:
+    # A client key may check proofs and the checkpoint, but entries hold other clients' user ids.
+    status, body = get(gateway, "/audit/entries?start=0&end=1")
+    assert status == 401 and json.loads(body)["error"]["code"] == "invalid_admin_token"
+    assert get(gateway, "/audit/entries?start=0&end=1", auth=f"Bearer {ADMIN_TOKEN}")[0] == 200
 
 
 def test_state_changes_are_logged_with_actor_reason_and_before_after(gateway: Gateway) -> None:

@@ -81,6 +81,46 @@ BAD_BODIES = [
     ({"model": "support@v9", "messages": MSG}, 404, "model", "has no variant 'v9'"),
     ({"model": "support@", "messages": MSG}, 400, "model", "FEATURE@VARIANT"),
     ({"model": "support@templated", "messages": MSG}, 400, "variables.company", "company"),
+    # A role that is not a string used to end in a TypeError (500).
+    ({"model": "support", "messages": [{"role": {}, "content": "x"}]}, 400, "messages[0].role", "got dict"),
+    ({"model": "support", "messages": [{"role": [], "content": "x"}]}, 400, "messages[0].role", "got list"),
+    # JSON the gateway could read but not write back out (records) or canonicalise (audit).
+    (
+        b'{"model":"support","messages":[{"role":"user","content":"hi","x":'
+        + b"[" * 300
+        + b"]" * 300
+        + b"}]}",
+        400,
+        "messages[0].x[0]...",
+        "nested deeper than 64 levels",
+    ),
+    (
+        b'{"model":"support@main","messages":[{"role":"user","content":"hi"}],"tools":['
+        + b"[" * 200
+        + b"]" * 200
+        + b"]}",
+        400,
+        "tools[0][0][0]...",
+        "nested deeper",
+    ),
+    (
+        {"model": "support", "messages": [{"role": "user", "content": "hi", "x": 9007199254740993}]},
+        400,
+        "messages[0].x",
+        "beyond",
+    ),
+    (
+        {"model": "support", "messages": [{"role": "tool", "content": "42"}]},
+        400,
+        "messages[0].tool_call_id",
+        "tool_call_id",
+    ),
+    (
+        {"model": "support", "messages": [{"role": "assistant", "content": None, "tool_calls": "x"}]},
+        400,
+        "messages[0].tool_calls",
+        "list of tool calls",
+    ),
 ]
 
 

@@ -10,8 +10,6 @@ import subprocess
 import threading
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -64,21 +62,10 @@ def test_invalid_spec_refuses_to_start_with_file_line_errors(tmp_path: Path) -> 
     assert "runwell.yaml:4: feature.purpos: " in out.stdout and "did you mean 'purpose'" in out.stdout
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
-    name = f"runwell_gw_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.mark.postgres
 def test_postgres_store_round_trip_through_the_gateway(project: Path, pg_url: str) -> None:
+    sqlite_file = project / ".runwell" / "runwell.db"
+    before = sqlite_file.stat().st_mtime_ns if sqlite_file.exists() else None
     gw = start_gateway(project, db=pg_url)
     try:
         client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
@@ -94,7 +81,8 @@ def test_postgres_store_round_trip_through_the_gateway(project: Path, pg_url: st
     with psycopg.connect(pg_url) as conn:
         (count,) = conn.execute("SELECT count(*) FROM requests").fetchone()  # type: ignore[misc]
     assert count == 2
-    assert not (project / ".runwell" / "runwell.db").exists() or True  # SQLite untouched by this run
+    # Everything went to PostgreSQL: the project's SQLite file was not written by this run.
+    assert (sqlite_file.stat().st_mtime_ns if sqlite_file.exists() else None) == before
 
 
 class _Collector(http.server.BaseHTTPRequestHandler):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import openai
 import pytest
@@ -81,15 +82,30 @@ def test_stream_yields_content_then_usage_and_records_ttft(gateway: Gateway) -> 
     assert rec["output_tokens"] == 5 and rec["completion"] == text
 
 
-def test_stream_without_include_usage_still_reports_usage_on_final_chunk(gateway: Gateway) -> None:
-    chunks = list(
-        client(gateway).chat.completions.create(
-            model="support", messages=[{"role": "user", "content": "x"}], stream=True
-        )
+def _raw_stream_chunks(gw: Gateway, body: dict) -> list[dict]:
+    request = urllib.request.Request(
+        f"{gw.url}/v1/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {gw.key}", "Content-Type": "application/json"},
     )
-    assert all(c.choices for c in chunks)  # no extra usage-only chunk unless asked
-    assert chunks[-1].choices[0].finish_reason == "stop"
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 5
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        lines = [line.decode().strip() for line in resp]
+    return [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+
+
+def test_stream_usage_follows_openai_exactly(gateway: Gateway) -> None:
+    # Clients such as LangChain sum usage over chunks: it must appear exactly once, and only
+    # when asked for, on a last chunk with no choices; every other chunk then says "usage": null.
+    body = {"model": "support", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    plain = _raw_stream_chunks(gateway, body)
+    assert plain and all("usage" not in c for c in plain)
+    assert plain[-1]["choices"][0]["finish_reason"] == "stop"
+    counted = _raw_stream_chunks(gateway, {**body, "stream_options": {"include_usage": True}})
+    assert all("usage" in c for c in counted)
+    assert [c["usage"] is not None for c in counted] == [False] * (len(counted) - 1) + [True]
+    assert counted[-1]["choices"] == [] and counted[-1]["usage"]["completion_tokens"] == 5
+    # The record has the tokens either way: runwell always asks its upstream for usage.
+    assert gateway.record(plain[0]["id"].removeprefix("chatcmpl-"))["output_tokens"] == 5
 
 
 def test_template_and_variables_are_applied_before_the_provider(gateway: Gateway) -> None:

@@ -9,7 +9,7 @@ import urllib.request
 import openai
 import pytest
 
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import ADMIN_TOKEN, Gateway
 from tests.gateway.test_bad_input import MSG, call
 
 
@@ -78,18 +78,42 @@ def test_sdk_raises_on_cut_stream(gateway: Gateway) -> None:
             pass
 
 
-def test_readyz_reports_each_dependency_and_fails_when_one_is_down(gateway: Gateway) -> None:
+def _readyz(gateway: Gateway, query: str = "", auth: str | None = None) -> tuple[int, dict]:
+    headers = {"Authorization": auth} if auth else {}
+    request = urllib.request.Request(f"{gateway.url}/readyz{query}", headers=headers)
     try:
-        with urllib.request.urlopen(f"{gateway.url}/readyz", timeout=10) as resp:
-            status, body = resp.status, json.loads(resp.read())
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
-        status, body = err.code, json.loads(err.read())
-    assert status == 503 and body["status"] == "not_ready"
-    checks = body["checks"]
-    assert checks["store"]["status"] == "ok" and "latency_ms" in checks["store"]
-    assert checks["provider:up"]["status"] == "ok"
-    assert checks["provider:echo"]["status"] == "ok"
-    assert checks["provider:dead"]["status"] == "fail" and checks["provider:dead"]["error"]
+        return err.code, json.loads(err.read())
+
+
+def test_readyz_reports_each_feature_and_a_down_provider_does_not_drain_the_gateway(gateway: Gateway) -> None:
+    status, body = _readyz(gateway)
+    # One provider of `support` is down, but both features still serve: a load balancer must not
+    # take this gateway out of rotation.
+    assert status == 200 and body["status"] == "ready"
+    assert {body["checks"][c]["status"] for c in ("store", "audit", "recorder")} == {"ok"}
+    support = body["features"]["support"]
+    assert support["status"] == "ready"
+    assert support["providers"]["up"]["status"] == "ok" and support["providers"]["echo"]["status"] == "ok"
+    dead = support["providers"]["dead"]
+    assert dead["status"] == "fail" and dead["error_class"] == "connect_error"
+    # Without the admin token no error text (which names upstream URLs) is shown.
+    assert "error" not in dead and "127.0.0.1" not in json.dumps(body)
+    assert body["features"]["notes"]["status"] == "ready"
+
+
+def test_readyz_shows_error_details_to_the_admin_only(gateway: Gateway) -> None:
+    _status, body = _readyz(gateway, auth=f"Bearer {ADMIN_TOKEN}")
+    assert "cannot connect" in body["features"]["support"]["providers"]["dead"]["error"]
+
+
+def test_readyz_per_feature_and_unknown_feature(gateway: Gateway) -> None:
+    status, body = _readyz(gateway, "?feature=notes")
+    assert status == 200 and list(body["features"]) == ["notes"]
+    status, body = _readyz(gateway, "?feature=nope")
+    assert status == 404 and body["error"]["param"] == "feature"
 
 
 def test_metrics_count_requests_by_feature_variant_provider_and_status(gateway: Gateway) -> None:

@@ -198,7 +198,10 @@ async def test_nothing_listening_is_connect_error(closed_port: int, timeouts: Ti
 
 @pytest.mark.parametrize(
     "message",
-    [{"role": "tool", "content": "42"}, {"role": "user", "content": [{"type": "image_url"}]}],
+    [
+        {"role": "function", "name": "f", "content": "42"},
+        {"role": "user", "content": [{"type": "image_url"}]},
+    ],
 )
 async def test_message_the_api_cannot_take_is_an_invalid_request(
     provider: Provider, upstream: MockUpstream, message: dict[str, object]

@@ -117,3 +117,41 @@ async def test_bad_parameter_is_reported_as_the_models_400(provider: Provider) -
         await provider.complete(bad, timeout=60)
 
     assert caught.value.error_class == "upstream_http_400"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_tools_are_refused_before_the_model_is_touched(stream: bool) -> None:
+    # a model path that does not exist: refusing first is why this is not model_missing
+    config = LocalProviderConfig(kind="local", model_path="/nonexistent/model.gguf")
+    provider = build_provider("local", config, timeouts=Timeouts())
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    req = ChatRequest(
+        model=MODEL, messages=[{"role": "user", "content": "Weather?"}], params={"tools": tools}
+    )
+    try:
+        with pytest.raises(ProviderError) as caught:
+            if stream:
+                [chunk async for chunk in provider.stream(req, timeout=5)]
+            else:
+                await provider.complete(req, timeout=5)
+    finally:
+        await provider.aclose()
+
+    assert caught.value.error_class == "unsupported_request"
+    assert "tools are not supported by the local provider" in str(caught.value)
+
+
+@pytest.mark.slow
+async def test_logprobs_are_passed_through_whole_and_streamed(provider: Provider) -> None:
+    params = {"max_tokens": 3, "temperature": 0, "logprobs": True, "top_logprobs": 2}
+    req = ChatRequest(model=MODEL, messages=[{"role": "user", "content": "Hi"}], params=params)
+
+    result = await provider.complete(req, timeout=60)
+    chunks = [chunk async for chunk in provider.stream(req, timeout=60)]
+
+    assert result.logprobs is not None
+    tokens = result.logprobs["content"]
+    assert "".join(t["token"] for t in tokens) == result.content
+    assert all(t["logprob"] <= 0 and len(t["top_logprobs"]) == 2 for t in tokens)
+    streamed = [c for c in chunks if c.content]
+    assert streamed and all(c.logprobs and c.logprobs["content"][0]["token"] == c.content for c in streamed)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runwell.store import RecordStore, open_store
+from runwell.store import Store, open_store
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -26,7 +26,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(store_url: str, tmp_path: Path) -> Iterator[RecordStore]:
+def store(store_url: str, tmp_path: Path) -> Iterator[Store]:
     """An open, migrated store on each backend, closed after the test."""
     opened = open_store(store_url, base_dir=tmp_path)
     try:

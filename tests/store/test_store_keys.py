@@ -8,24 +8,24 @@ from pathlib import Path
 
 import pytest
 
-from runwell.errors import ConfigError, StoreError
-from runwell.store import RecordStore
+from runwell.errors import ConfigError, NotFoundError, StoreConflict
+from runwell.store import Store
 
 
-def _stored_text(store: RecordStore) -> str:
+def _stored_text(store: Store) -> str:
     """Everything the store holds about keys, as text, read behind the store's back."""
-    if hasattr(store, "path"):
-        db = Path(store.path)
+    if store.db.dialect == "sqlite":
+        db = Path(store.url.removeprefix("sqlite:///"))
         files = [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
         return "".join(f.read_bytes().decode("latin-1") for f in files if f.exists())
     import psycopg
 
-    with psycopg.connect(store._dsn) as conn:  # type: ignore[attr-defined]
+    with psycopg.connect(store.db._target) as conn:
         rows = conn.execute("SELECT * FROM api_keys").fetchall()
     return repr(rows)
 
 
-def test_create_returns_a_high_entropy_secret_and_stores_only_its_hash(store: RecordStore) -> None:
+def test_create_returns_a_high_entropy_secret_and_stores_only_its_hash(store: Store) -> None:
     key, secret = store.create_key("mobile-app")
 
     assert re.fullmatch(r"rw-[A-Za-z0-9_-]{43}", secret)  # 32 random bytes, urlsafe base64
@@ -40,13 +40,13 @@ def test_create_returns_a_high_entropy_secret_and_stores_only_its_hash(store: Re
     assert secret[7:] not in stored
 
 
-def test_every_key_gets_its_own_secret(store: RecordStore) -> None:
+def test_every_key_gets_its_own_secret(store: Store) -> None:
     (a, secret_a), (b, secret_b) = store.create_key("a"), store.create_key("b")
     assert a.id != b.id and secret_a != secret_b
     assert [k.name for k in store.list_keys()] == ["a", "b"]
 
 
-def test_revoke_by_name_then_the_name_can_be_reused(store: RecordStore) -> None:
+def test_revoke_by_name_then_the_name_can_be_reused(store: Store) -> None:
     old, _ = store.create_key("ci")
     revoked = store.revoke_key("ci")
     assert revoked.id == old.id and revoked.revoked_at is not None and not revoked.active
@@ -59,30 +59,30 @@ def test_revoke_by_name_then_the_name_can_be_reused(store: RecordStore) -> None:
     assert listed[new.id].active
 
 
-def test_revoke_by_id_and_again_is_harmless(store: RecordStore) -> None:
+def test_revoke_by_id_and_again_is_harmless(store: Store) -> None:
     key, _ = store.create_key("batch-jobs")
     first = store.revoke_key(key.id)
     again = store.revoke_key(key.id)
     assert again.revoked_at == pytest.approx(first.revoked_at)
 
 
-def test_two_active_keys_cannot_share_a_name(store: RecordStore) -> None:
+def test_two_active_keys_cannot_share_a_name(store: Store) -> None:
     store.create_key("web")
-    with pytest.raises(StoreError, match="already exists"):
+    with pytest.raises(StoreConflict, match="already exists"):
         store.create_key(" web ")
     assert len(store.list_keys()) == 1
 
 
-def test_an_empty_name_is_refused(store: RecordStore) -> None:
+def test_an_empty_name_is_refused(store: Store) -> None:
     with pytest.raises(ConfigError, match="name"):
         store.create_key("  ")
 
 
-def test_revoking_an_unknown_or_ambiguous_key_fails_clearly(store: RecordStore) -> None:
-    with pytest.raises(StoreError, match=r"no API key .* 'nope'"):
+def test_revoking_an_unknown_or_ambiguous_key_fails_clearly(store: Store) -> None:
+    with pytest.raises(NotFoundError, match=r"no API key .* 'nope'"):
         store.revoke_key("nope")
     first, _ = store.create_key("first")
     store.create_key(first.id)  # a key whose name is another key's id
-    with pytest.raises(StoreError, match="several API keys"):
+    with pytest.raises(NotFoundError, match="several API keys"):
         store.revoke_key(first.id)
     assert all(k.active for k in store.list_keys())

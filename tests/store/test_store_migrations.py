@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runwell.errors import StoreError
-from runwell.store import MIGRATIONS, Migration, RecordStore, SQLiteStore
+from runwell.store import MIGRATIONS, Database, Migration, Store
 from runwell.store.migrations import pending_migrations, sqlite_statements
 
 # Tests build histories from MIGRATIONS plus this stand-in next migration, so they keep
@@ -23,12 +23,10 @@ NEXT = Migration(
 )
 
 
-def _open(kind: str, where: str, migrations: tuple[Migration, ...]) -> RecordStore:
-    if kind == "sqlite":
-        return SQLiteStore(where, migrations=migrations)
-    from runwell.store.postgres import PostgresStore
-
-    return PostgresStore(where, migrations=migrations)
+def _open(kind: str, where: str, migrations: tuple[Migration, ...]) -> Database:
+    return Database.open(
+        where, base_dir=Path(where).parent if kind == "sqlite" else Path("."), migrations=migrations
+    )
 
 
 def _history(kind: str, where: str) -> list[tuple[int, str, float]]:
@@ -63,12 +61,12 @@ def test_upgrading_applies_only_the_new_migration(
     db: tuple[str, str], make_record: Callable[..., object]
 ) -> None:
     kind, where = db
-    old = _open(kind, where, MIGRATIONS)
-    old.write_records([make_record()])  # type: ignore[list-item]
+    old = Store(_open(kind, where, MIGRATIONS))
+    old.write_records([make_record()])
     old.close()
     before = _history(kind, where)
 
-    upgraded = _open(kind, where, (*MIGRATIONS, NEXT))
+    upgraded = Store(_open(kind, where, (*MIGRATIONS, NEXT)))
     try:
         # The applied migrations use CREATE TABLE / ADD COLUMN without IF NOT EXISTS: running them
         # again would fail.

@@ -7,18 +7,26 @@ from pathlib import Path
 import pytest
 
 from runwell.errors import ConfigError, StoreError
-from runwell.store import SQLiteStore, open_store
-from runwell.store.url import mask_url, resolve_sqlite_path
+from runwell.store import mask_url, open_store, parse_url, resolve_sqlite_path
 
 
 def test_no_url_means_the_project_sqlite_file(tmp_path: Path) -> None:
     store = open_store(None, base_dir=tmp_path)
     try:
-        assert isinstance(store, SQLiteStore)
-        assert Path(store.path) == tmp_path / ".runwell" / "runwell.db"
-        assert Path(store.path).exists()
+        path = tmp_path / ".runwell" / "runwell.db"
+        assert store.db.dialect == "sqlite" and store.url == f"sqlite:///{path}"
+        assert path.exists()
+        # It holds prompts and key hashes: readable by its owner only, in a private directory.
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert path.parent.stat().st_mode & 0o777 == 0o700
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("url", ["POSTGRESQL://u@h/d", "  postgres://u@h/d  ", "Postgres://u@h/d"])
+def test_postgres_schemes_are_case_insensitive_and_trimmed(url: str, tmp_path: Path) -> None:
+    parsed = parse_url(url, base_dir=tmp_path)
+    assert parsed.dialect == "postgresql" and parsed.target.endswith("://u@h/d")
 
 
 @pytest.mark.parametrize(
@@ -52,11 +60,9 @@ def test_an_unknown_scheme_names_the_accepted_forms(tmp_path: Path) -> None:
 @pytest.mark.postgres
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
 def test_postgres_urls_open_postgres(scheme: str, pg_url: str, tmp_path: Path) -> None:
-    from runwell.store.postgres import PostgresStore
-
     store = open_store(pg_url.replace("postgresql://", f"{scheme}://", 1), base_dir=tmp_path)
     try:
-        assert isinstance(store, PostgresStore)
+        assert store.db.dialect == "postgresql"
         store.ping()
     finally:
         store.close()
@@ -76,7 +82,7 @@ def test_an_unreachable_postgres_names_the_url_without_its_password(tmp_path: Pa
 def test_an_unwritable_sqlite_location_is_a_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(StoreError, match="cannot create the directory"):
+    with pytest.raises(StoreError, match="cannot create the SQLite database"):
         open_store(str(blocker / "r.db"), base_dir=tmp_path)
 
 

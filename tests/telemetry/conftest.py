@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from runwell.store import RecordStore, open_store
+from runwell.store import Store, open_store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[RecordStore]:
+def store(tmp_path: Path) -> Iterator[Store]:
     """A real SQLite store in a temporary project directory."""
     opened = open_store(None, base_dir=tmp_path)
     try:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from runwell.errors import StoreError
-from runwell.store import RecordStore
+from runwell.store import Store
 from runwell.telemetry.metrics import Metrics
 from runwell.telemetry.record import RequestRecord
 from runwell.telemetry.recorder import MetricsSink, Recorder, StoreSink
@@ -54,7 +54,7 @@ class BrokenSink:
 class FlakyStore:
     """A real store whose first ``failures`` writes fail, as during a database restart."""
 
-    def __init__(self, store: RecordStore, failures: int) -> None:
+    def __init__(self, store: Store, failures: int) -> None:
         self.store = store
         self.failures = failures
 
@@ -107,7 +107,7 @@ def test_a_lone_record_is_written_within_the_batching_delay(make_record: MakeRec
 
 
 async def test_close_under_load_writes_every_record_to_the_store(
-    store: RecordStore, make_record: MakeRecord
+    store: Store, make_record: MakeRecord
 ) -> None:
     metrics = Metrics()
     recorder = Recorder([StoreSink(store), MetricsSink(metrics)], metrics=metrics)
@@ -156,7 +156,7 @@ def test_submit_never_blocks_while_a_sink_is_stuck(make_record: MakeRecord) -> N
 
 
 def test_a_broken_sink_does_not_cost_the_store_any_record(
-    store: RecordStore, make_record: MakeRecord, caplog: pytest.LogCaptureFixture
+    store: Store, make_record: MakeRecord, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = BrokenSink()
     recorder = Recorder([broken, StoreSink(store)], retry_initial_s=0.05, retry_max_s=0.1)
@@ -179,7 +179,7 @@ def test_a_broken_sink_does_not_cost_the_store_any_record(
 
 
 def test_store_writes_are_retried_until_they_succeed(
-    store: RecordStore, make_record: MakeRecord, caplog: pytest.LogCaptureFixture
+    store: Store, make_record: MakeRecord, caplog: pytest.LogCaptureFixture
 ) -> None:
     recorder = Recorder([FlakyStore(store, failures=3)], max_batch=50, retry_initial_s=0.02, retry_max_s=0.05)
     records = [make_record() for _ in range(200)]

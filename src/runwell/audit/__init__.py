@@ -6,8 +6,9 @@ proofs, and its checkpoints are C2SP tlog-checkpoints in C2SP signed notes (Ed25
 
 Layers, each its own module: ``jcs`` (canonical JSON), ``merkle`` (tree, proofs, verifiers),
 ``signer`` (keys and key files), ``note`` (signed notes, checkpoints), ``entries`` (entry
-shapes), ``storage`` / ``postgres`` / ``schema`` (where it lives), ``log`` (appending, group
-commit, checkpoint policy) and ``verify`` (the auditor's full check).
+shapes), ``storage`` / ``schema`` (where it lives: the project's database, SQLite or PostgreSQL),
+``log`` (appending, group commit, state changes, checkpoint policy) and ``verify`` (the auditor's
+full check).
 """
 
 from runwell.audit.entries import (
@@ -39,9 +40,8 @@ from runwell.audit.merkle import (
     verify_inclusion,
 )
 from runwell.audit.note import Checkpoint, open_note, sign_note
-from runwell.audit.postgres import PostgresAuditStorage
 from runwell.audit.signer import Signer, Verifier, generate_key, read_key_file, write_key_file
-from runwell.audit.storage import AuditStorage, SqliteAuditStorage, StoredCheckpoint
+from runwell.audit.storage import AuditStorage, SqlAuditStorage, StoredCheckpoint, audit_storage
 from runwell.audit.verify import Problem, VerifyReport, verify_log
 
 __all__ = [
@@ -56,15 +56,15 @@ __all__ = [
     "DecisionEntry",
     "MerkleTree",
     "NoteFormatError",
-    "PostgresAuditStorage",
     "Problem",
     "SequenceConflict",
     "Signer",
-    "SqliteAuditStorage",
+    "SqlAuditStorage",
     "StoredCheckpoint",
     "UnknownKeyError",
     "Verifier",
     "VerifyReport",
+    "audit_storage",
     "canonicalize",
     "consistency_proof",
     "entry_leaf",

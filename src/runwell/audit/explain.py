@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from runwell.audit.decision import output_digest
 from runwell.audit.entries import sha256_hex
 from runwell.audit.jcs import canonicalize
 from runwell.audit.log import AuditLog
@@ -59,15 +60,20 @@ def _content(record: Any, entry: dict[str, Any]) -> dict[str, Any]:
         "http_status": record.http_status,
     }
     if record.prompt is None:
-        out["content"] = "not captured (capture.content is off for this feature)"
+        # Say why there is no content: the record's note (content the store refused, a record
+        # rebuilt after an unclean shutdown) comes before the capture setting.
+        note = getattr(record, "note", None)
+        out["content"] = (
+            f"not stored: {note}" if note else "not captured (capture.content is off for this feature)"
+        )
         return out
     digest_in = sha256_hex(canonicalize(record.prompt))
     out.update(
         prompt=record.prompt,
         completion=record.completion,
         input_digest_matches=digest_in == entry["input_sha256"],
-        output_digest_matches=(entry["output_sha256"] is None and record.completion is None)
-        or (record.completion is not None and sha256_hex(record.completion) == entry["output_sha256"]),
+        tool_calls=record.tool_calls,
+        output_digest_matches=output_digest(record.completion, record.tool_calls) == entry["output_sha256"],
     )
     return out
 

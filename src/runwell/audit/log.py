@@ -34,7 +34,8 @@ from runwell.audit.errors import AuditError, SequenceConflict
 from runwell.audit.merkle import MerkleTree, leaf_hash
 from runwell.audit.note import Checkpoint, open_note, sign_note
 from runwell.audit.signer import Signer, Verifier
-from runwell.audit.storage import AuditStorage
+from runwell.audit.storage import AuditStorage, BuiltLeaf
+from runwell.store import Tx
 
 __all__ = ["AuditLog", "CheckpointPolicy"]
 
@@ -121,7 +122,10 @@ class AuditLog:
         to it would bury the tampering. ``origin`` defaults to the signer's key name.
         """
         key = Signer.from_skey(signer) if isinstance(signer, str) else signer
-        storage.ensure_schema()
+        # The checkpoint is read before the entries: a checkpoint is only ever stored after the
+        # entries it covers, so entries read afterwards always reach its size, however many other
+        # processes are appending meanwhile.
+        latest = storage.latest_checkpoint()
         size = storage.size()
         tree = MerkleTree()
         for start in range(0, size, _READ_CHUNK):
@@ -133,7 +137,6 @@ class AuditLog:
             )
         log_origin = origin or key.name
         last_size = 0
-        latest = storage.latest_checkpoint()
         if latest is not None:
             vkeys: list[Verifier | str] = [key.verifier, *previous_vkeys]
             checkpoint = Checkpoint.parse(open_note(latest.note, vkeys))
@@ -240,6 +243,47 @@ class AuditLog:
         raise AuditError(
             f"could not append to the audit log after {_MAX_SEQUENCE_RETRIES} sequence conflicts"
         )
+
+    def append_change(self, apply: Callable[[Tx], AuditEntry | None]) -> int | None:
+        """Make a state change and append its entry in one database transaction.
+
+        ``apply(tx)`` changes state through ``tx`` and returns the entry describing the change, or
+        ``None`` when there was nothing to change (then nothing is appended and ``None`` is
+        returned). Either both the change and its entry are stored, or neither: a lever never moves
+        without its audit entry, and no entry claims a change that did not happen. ``apply`` may
+        run more than once (after another writer appended first), each time in a fresh
+        transaction. Returns the entry's index once durable.
+        """
+        with self._sequence_lock:
+            for _ in range(_MAX_SEQUENCE_RETRIES):
+                start = self.size
+
+                def build(tx: Tx, start: int = start) -> BuiltLeaf | None:
+                    entry = apply(tx)
+                    if entry is None:
+                        return None
+                    leaf = entry_leaf(entry, start)
+                    return leaf, leaf_hash(leaf), entry.request_id
+
+                try:
+                    built = self._storage.append_one(start, build, created_at=self._clock())
+                except SequenceConflict:
+                    self._catch_up()
+                    continue
+                if built is None:
+                    return None
+                with self._tree_lock:
+                    self._tree.extend([built[1]])
+                break
+            else:
+                raise AuditError(
+                    f"could not append to the audit log after {_MAX_SEQUENCE_RETRIES} sequence conflicts"
+                )
+        try:
+            self.maybe_checkpoint()
+        except AuditError:
+            _log.exception("audit checkpoint failed after a successful append; will retry")
+        return start
 
     def refresh(self) -> int:
         """Catch up with entries other processes appended; returns the new size.

@@ -15,7 +15,8 @@ import logging
 import os
 import re
 import socket
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +24,14 @@ from runwell.audit.entries import ChangeEntry, change_key, format_time
 from runwell.audit.errors import AuditError
 from runwell.audit.log import AuditLog, CheckpointPolicy
 from runwell.audit.signer import Signer, generate_key, read_key_file, write_key_file
-from runwell.audit.storage import AuditStorage, SqliteAuditStorage
-from runwell.store.url import resolve_sqlite_path
+from runwell.audit.storage import AuditStorage, SqlAuditStorage, audit_storage
+from runwell.store import Database, Tx
 
 __all__ = [
     "KEY_FILE_ENV",
     "AuditHandle",
+    "StateChange",
+    "change_state",
     "default_actor",
     "find_key_file",
     "key_name_for",
@@ -69,13 +72,12 @@ def read_vkey(key_file: Path) -> str:
     return Signer.from_skey(read_key_file(key_file)).vkey
 
 
-def open_audit_storage(db_url: str | None, base_dir: Path) -> AuditStorage:
-    """The audit storage in the project's record database."""
-    if db_url and db_url.startswith(("postgresql://", "postgres://")):
-        from runwell.audit.postgres import PostgresAuditStorage
-
-        return PostgresAuditStorage(db_url)
-    return SqliteAuditStorage(resolve_sqlite_path(db_url, base_dir=base_dir))
+def open_audit_storage(db_url: str | None, base_dir: Path, *, db: Database | None = None) -> AuditStorage:
+    """The audit storage in the project's database: ``db`` when given (shared, not closed with the
+    storage), else the database ``db_url`` names (opened here and closed with the storage)."""
+    if db is not None:
+        return SqlAuditStorage(db)
+    return audit_storage(db_url or "", base_dir=base_dir)
 
 
 @dataclass
@@ -96,12 +98,17 @@ def open_audit_log(
     base_dir: Path,
     db_url: str | None = None,
     *,
+    db: Database | None = None,
     key_path: Path | None = None,
     create_key: bool = True,
     policy: CheckpointPolicy | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> AuditHandle:
-    """Open the project's audit log, generating its signing key on first use if allowed."""
+    """Open the project's audit log, generating its signing key on first use if allowed.
+
+    The log lives in ``db`` when given (the gateway shares its store's database), else in the
+    database ``db_url`` names.
+    """
     key_file = find_key_file(base_dir, key_path, environ)
     created = False
     if not key_file.exists():
@@ -118,7 +125,7 @@ def open_audit_log(
         _log.warning("generated a new audit signing key at %s; verifier key: %s", key_file, vkey)
     skey = read_key_file(key_file)
     signer = Signer.from_skey(skey)
-    log = AuditLog.open(open_audit_storage(db_url, base_dir), signer, policy=policy)
+    log = AuditLog.open(open_audit_storage(db_url, base_dir, db=db), signer, policy=policy)
     # A separate key for pseudonymising user ids, derived from the signing key so that it is as
     # well protected and needs no second secret to manage.
     user_key = hashlib.sha256(b"runwell audit user-id key\x00" + skey.encode()).digest()
@@ -154,7 +161,10 @@ def record_change(
     after: object = None,
     at: float,
 ) -> int:
-    """Append one state change; returns its index once durable."""
+    """Append one state change made elsewhere; returns its index once durable.
+
+    Prefer :func:`change_state`, which makes the change and its entry in one transaction.
+    """
     return log.append(
         ChangeEntry(
             time=format_time(at),
@@ -166,3 +176,46 @@ def record_change(
             after=after,
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """What a state change did: the value before and after, and (when only the change itself can
+    tell, e.g. a key found by name) the subject's canonical id."""
+
+    before: object
+    after: object
+    subject: str | None = None
+
+
+def change_state(
+    log: AuditLog,
+    *,
+    kind: str,
+    subject: str,
+    actor: str,
+    reason: str,
+    apply: Callable[[Tx], StateChange | None],
+    clock: Callable[[], float] = time.time,
+) -> int | None:
+    """Make a state change and its audit entry in one transaction (see ``AuditLog.append_change``).
+
+    ``apply(tx)`` changes the state and says how, or returns ``None`` when the state already was
+    what was asked (then nothing is appended). Returns the entry's index, or ``None``.
+    """
+
+    def entry(tx: Tx) -> ChangeEntry | None:
+        change = apply(tx)
+        if change is None:
+            return None
+        return ChangeEntry(
+            time=format_time(clock()),
+            kind=kind,
+            actor=actor,
+            subject=change.subject or subject,
+            reason=reason,
+            before=change.before,
+            after=change.after,
+        )
+
+    return log.append_change(entry)

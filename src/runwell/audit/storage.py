@@ -1,34 +1,39 @@
-"""Where the audit log's leaves and checkpoints live: the storage seam and its SQLite backend.
+"""Where the audit log's leaves and checkpoints live: the storage seam and its one implementation.
 
-A storage is deliberately dumb: it stores rows and answers range reads. The one rule it
-enforces is the sequence: :meth:`AuditStorage.append_leaves` writes a batch at
-``start_index`` only if that is exactly the log's current end, atomically, so any number of
-writers (threads or processes) build one dense, ordered log. A writer that loses the race gets
+A storage is deliberately dumb: it stores rows and answers range reads. The one rule it enforces
+is the sequence: :meth:`AuditStorage.append_leaves` writes a batch at ``start_index`` only if that
+is exactly the log's current end, atomically, so any number of writers (threads or processes)
+build one dense, ordered log. A writer that loses the race gets
 :class:`~runwell.audit.errors.SequenceConflict`, catches up and retries with new indices.
 
-``SqliteAuditStorage`` takes SQLite's write lock with ``BEGIN IMMEDIATE`` before reading the
-log's end; ``PostgresAuditStorage`` (``runwell.audit.postgres``) takes a transaction-scoped
-advisory lock. Either way the check and the insert are one transaction, and one commit (one
-WAL write) covers a whole batch: that is the group commit.
+:class:`SqlAuditStorage` is the audit log's table code on the project's
+:class:`~runwell.store.Database` (SQLite or PostgreSQL). The check of the log's end and the insert
+are one transaction that holds the database's write lock (SQLite's, or a PostgreSQL advisory lock
+shared by every writer), and one commit covers a whole batch: that is the group commit. A state
+change can ride in the same transaction (``also``), so the change and its entry are stored
+together or not at all.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from runwell.audit.errors import AuditError, SequenceConflict
-from runwell.audit.schema import SQLITE_DDL
+from runwell.audit.schema import POSTGRES_SEQUENCER_LOCK
+from runwell.errors import StoreConflict, StoreDataError, StoreError
+from runwell.store import Database, Tx
 
-__all__ = ["AuditStorage", "SqliteAuditStorage", "StoredCheckpoint"]
+__all__ = ["AuditStorage", "BuiltLeaf", "SqlAuditStorage", "StoredCheckpoint", "audit_storage"]
 
-_INSERT = "INSERT INTO audit_entries (idx, leaf, leaf_hash, request_id, created_at) VALUES (?, ?, ?, ?, ?)"
+BuiltLeaf = tuple[bytes, bytes, str | None]
+"""``(leaf bytes, leaf hash, request-id lookup key)`` of one entry, built inside a transaction."""
+
+_SIZE = "SELECT coalesce(max(idx) + 1, 0) FROM audit_entries"
+_ENTRY_COLUMNS = ("idx", "leaf", "leaf_hash", "request_id", "created_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +48,6 @@ class StoredCheckpoint:
 
 class AuditStorage(Protocol):
     """The storage seam of :class:`runwell.audit.log.AuditLog` and :func:`runwell.audit.verify.verify_log`."""
-
-    def ensure_schema(self) -> None:
-        """Create the audit tables if they do not exist (idempotent)."""
-        ...
 
     def size(self) -> int:
         """The next index to append at: one past the highest stored ``idx`` (0 when empty)."""
@@ -65,6 +66,17 @@ class AuditStorage(Protocol):
 
         Raises :class:`SequenceConflict` (storing nothing) when ``start_index`` is not the
         current :meth:`size`.
+        """
+        ...
+
+    def append_one(
+        self, start_index: int, build: Callable[[Tx], BuiltLeaf | None], *, created_at: float
+    ) -> BuiltLeaf | None:
+        """Store the leaf ``build(tx)`` returns at ``start_index``, in the transaction ``build`` ran in.
+
+        ``build`` makes a state change in ``tx`` and returns its entry's leaf, or ``None`` when
+        nothing changed (then nothing is appended). The change and its entry commit together or
+        not at all. Raises :class:`SequenceConflict` as :meth:`append_leaves` does.
         """
         ...
 
@@ -97,7 +109,7 @@ class AuditStorage(Protocol):
         ...
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections (only those this storage opened itself)."""
         ...
 
 
@@ -109,58 +121,35 @@ def fork_error(size: int, root: bytes, existing: bytes) -> AuditError:
     )
 
 
-class SqliteAuditStorage:
-    """An :class:`AuditStorage` in a SQLite database (WAL mode).
+class SqlAuditStorage:
+    """An :class:`AuditStorage` in the project's database (the tables of migration 3).
 
-    ``synchronous=NORMAL`` (the default) makes every committed batch survive a crash or kill
-    of the process; pass ``synchronous="FULL"`` to also survive power loss at the price of an
-    fsync per batch. One connection is shared by this object's threads behind a lock; other
-    processes open their own and SQLite's write lock orders them.
+    Every database error becomes an :class:`AuditError` naming what could not be done; a
+    :class:`SequenceConflict` passes through for the log to catch up on.
     """
 
-    def __init__(
-        self,
-        target: str | os.PathLike[str] | Callable[[], sqlite3.Connection],
-        *,
-        synchronous: str = "NORMAL",
-        busy_timeout_s: float = 10.0,
-    ) -> None:
-        if synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
-            raise AuditError(f"synchronous={synchronous!r}: use NORMAL, FULL or EXTRA (OFF is not durable)")
-        if callable(target):
-            self._conn = target()
-            self.where = "sqlite connection factory"
-        else:
-            self.where = os.fspath(target)
-            self._conn = sqlite3.connect(self.where, check_same_thread=False)
-        # Autocommit mode: this class issues BEGIN/COMMIT itself, so a batch is one transaction.
-        self._conn.isolation_level = None
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        self._lock = threading.Lock()
+    def __init__(self, db: Database, *, owns_db: bool = False) -> None:
+        self._db = db
+        self._owns_db = owns_db
 
     def __repr__(self) -> str:
-        return f"SqliteAuditStorage({self.where!r})"
+        return f"SqlAuditStorage({self._db.url!r})"
 
-    @contextmanager
-    def _use(self, action: str) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._conn
-            except sqlite3.Error as exc:
-                raise AuditError(f"audit storage {self.where}: cannot {action}: {exc}") from exc
+    @property
+    def where(self) -> str:
+        """The database, password masked."""
+        return self._db.url
 
-    def ensure_schema(self) -> None:
-        """Create the audit tables, index and append-only triggers if missing."""
-        with self._use("create the audit tables") as conn:
-            conn.executescript("BEGIN IMMEDIATE;" + SQLITE_DDL + "COMMIT;")
+    def _query(self, sql: str, params: Sequence[Any], action: str) -> list[tuple[Any, ...]]:
+        try:
+            return self._db.query(sql, params, action=action)
+        except StoreError as exc:
+            raise AuditError(f"audit storage: {exc}") from exc
 
     def size(self) -> int:
         """One past the highest ``idx``."""
-        with self._use("read the log size") as conn:
-            row = conn.execute("SELECT coalesce(max(idx) + 1, 0) FROM audit_entries").fetchone()
-        return int(row[0])
+        rows = self._query(_SIZE, (), "read the audit log's size")
+        return int(rows[0][0]) if rows else 0
 
     def append_leaves(
         self,
@@ -171,86 +160,121 @@ class SqliteAuditStorage:
         request_ids: Sequence[str | None] | None = None,
         created_at: float | None = None,
     ) -> None:
-        """Store a batch in one transaction, if ``start_index`` is still the log's end."""
+        """Store a batch in one transaction under the write lock, if ``start_index`` is the end."""
         if len(leaves) != len(leaf_hashes) or (request_ids is not None and len(request_ids) != len(leaves)):
             raise AuditError("append_leaves: leaves, leaf_hashes and request_ids must have the same length")
         stamp = time.time() if created_at is None else created_at
         ids = request_ids if request_ids is not None else [None] * len(leaves)
-        rows = [(start_index + i, leaves[i], leaf_hashes[i], ids[i], stamp) for i in range(len(leaves))]
-        with self._use("append audit entries") as conn:
-            # IMMEDIATE takes the write lock before the read, so no other writer can slip in
-            # between checking the end of the log and appending after it.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                actual = int(
-                    conn.execute("SELECT coalesce(max(idx) + 1, 0) FROM audit_entries").fetchone()[0]
-                )
+        rows = [(start_index + i, leaf, leaf_hashes[i], ids[i], stamp) for i, leaf in enumerate(leaves)]
+        try:
+            with self._db.transaction("append audit entries", lock=POSTGRES_SEQUENCER_LOCK) as tx:
+                row = tx.query_one(_SIZE)
+                actual = int(row[0]) if row else 0
                 if actual != start_index:
                     raise SequenceConflict(start_index, actual)
-                conn.executemany(_INSERT, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                tx.copy_rows("audit_entries", _ENTRY_COLUMNS, rows)
+        except StoreError as exc:
+            raise AuditError(f"audit storage: {exc}") from exc
+
+    def append_one(
+        self, start_index: int, build: Callable[[Tx], BuiltLeaf | None], *, created_at: float
+    ) -> BuiltLeaf | None:
+        """See :meth:`AuditStorage.append_one`."""
+        try:
+            with self._db.transaction("record a state change", lock=POSTGRES_SEQUENCER_LOCK) as tx:
+                row = tx.query_one(_SIZE)
+                actual = int(row[0]) if row else 0
+                if actual != start_index:
+                    raise SequenceConflict(start_index, actual)
+                built = build(tx)
+                if built is not None:
+                    leaf, digest, request_id = built
+                    tx.copy_rows(
+                        "audit_entries", _ENTRY_COLUMNS, [(start_index, leaf, digest, request_id, created_at)]
+                    )
+        except (StoreConflict, StoreDataError):
+            raise  # the change itself was refused (a name taken): the caller's error, not the log's
+        except StoreError as exc:
+            raise AuditError(f"audit storage: {exc}") from exc
+        return built
 
     def read_leaves(self, start: int, end: int) -> list[bytes]:
         """Leaf bytes with ``start <= idx < end``."""
-        with self._use("read audit entries") as conn:
-            rows = conn.execute(
-                "SELECT leaf FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
-            ).fetchall()
+        rows = self._query(
+            "SELECT leaf FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (start, end),
+            "read audit entries",
+        )
         return [bytes(r[0]) for r in rows]
 
     def read_leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Recorded leaf hashes with ``start <= idx < end``."""
-        with self._use("read audit leaf hashes") as conn:
-            rows = conn.execute(
-                "SELECT leaf_hash FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
-            ).fetchall()
+        rows = self._query(
+            "SELECT leaf_hash FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (start, end),
+            "read audit leaf hashes",
+        )
         return [bytes(r[0]) for r in rows]
 
     def find_request(self, request_id: str) -> list[int]:
         """Indices of the entries for one request."""
-        with self._use("look up a request") as conn:
-            rows = conn.execute(
-                "SELECT idx FROM audit_entries WHERE request_id = ? ORDER BY idx", (request_id,)
-            ).fetchall()
+        rows = self._query(
+            "SELECT idx FROM audit_entries WHERE request_id = ? ORDER BY idx",
+            (request_id,),
+            "look up a request",
+        )
         return [int(r[0]) for r in rows]
 
     def save_checkpoint(self, size: int, root: bytes, note: str, created_at: float) -> None:
         """Keep a checkpoint (idempotent for the same size and root)."""
-        with self._use("save a checkpoint") as conn:
-            cursor = conn.execute(
-                "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (size) DO NOTHING",
-                (size, root, note, created_at),
-            )
-            if cursor.rowcount == 0:
-                existing = bytes(
-                    conn.execute("SELECT root FROM audit_checkpoints WHERE size = ?", (size,)).fetchone()[0]
+        try:
+            with self._db.transaction("save an audit checkpoint") as tx:
+                inserted = tx.execute(
+                    "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (size) DO NOTHING",
+                    (size, root, note, created_at),
                 )
-                if existing != root:
-                    raise fork_error(size, root, existing)
+                existing = None
+                if inserted == 0:
+                    row = tx.query_one("SELECT root FROM audit_checkpoints WHERE size = ?", (size,))
+                    existing = bytes(row[0]) if row else b""
+        except StoreError as exc:
+            raise AuditError(f"audit storage: {exc}") from exc
+        if existing is not None and existing != root:
+            raise fork_error(size, root, existing)
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         """All checkpoints by size."""
-        with self._use("read checkpoints") as conn:
-            rows = conn.execute(
-                "SELECT size, root, note, created_at FROM audit_checkpoints ORDER BY size"
-            ).fetchall()
+        rows = self._query(
+            "SELECT size, root, note, created_at FROM audit_checkpoints ORDER BY size", (), "read checkpoints"
+        )
         return [StoredCheckpoint(int(s), bytes(r), str(n), float(c)) for s, r, n, c in rows]
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The largest checkpoint."""
-        with self._use("read the latest checkpoint") as conn:
-            row = conn.execute(
-                "SELECT size, root, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
-            ).fetchone()
-        return (
-            None if row is None else StoredCheckpoint(int(row[0]), bytes(row[1]), str(row[2]), float(row[3]))
+        rows = self._query(
+            "SELECT size, root, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+            (),
+            "read the latest checkpoint",
         )
+        if not rows:
+            return None
+        size, root, note, created = rows[0]
+        return StoredCheckpoint(int(size), bytes(root), str(note), float(created))
 
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
+        """Close the database if this storage opened it."""
+        if self._owns_db:
+            self._db.close()
+
+
+def audit_storage(url: str | Path, *, base_dir: Path | None = None, **options: Any) -> SqlAuditStorage:
+    """Open the audit storage in the database ``url`` names (a SQLite path or a PostgreSQL URL).
+
+    For tools and tests that work on the audit log alone; the gateway shares its store's database.
+    """
+    try:
+        db = Database.open(str(url), base_dir=base_dir or Path.cwd(), **options)
+    except StoreError as exc:
+        raise AuditError(f"audit storage: {exc}") from exc
+    return SqlAuditStorage(db, owns_db=True)

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from runwell.errors import ConfigError, StoreError
-from runwell.store import RecordStore, open_store
+from runwell.errors import ConfigError, RequestError, StoreError
+from runwell.store import Store, open_store
 
-__all__ = ["DbOption", "DirOption", "ReasonOption", "audit_change", "fail", "opened_store"]
+if TYPE_CHECKING:
+    from runwell.audit.log import AuditLog
+
+__all__ = ["DbOption", "DirOption", "ReasonOption", "fail", "opened_store", "opened_store_and_log"]
 
 DbOption = Annotated[
     str | None,
@@ -46,7 +49,7 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
 
 
 @contextmanager
-def opened_store(db: str | None, project_dir: Path) -> Iterator[RecordStore]:
+def opened_store(db: str | None, project_dir: Path) -> Iterator[Store]:
     """The store ``--db``/``--dir`` name, closed on exit; store errors end the command cleanly.
 
     A bad URL exits with status 2 (a usage error), a store that cannot be used with status 1.
@@ -59,10 +62,10 @@ def opened_store(db: str | None, project_dir: Path) -> Iterator[RecordStore]:
         fail(str(exc))
     try:
         yield store
-    except StoreError as exc:
-        fail(str(exc))
     except ConfigError as exc:
         fail(str(exc), code=2)
+    except (StoreError, RequestError) as exc:
+        fail(str(exc))
     finally:
         store.close()
 
@@ -73,29 +76,23 @@ ReasonOption = Annotated[
 """``--reason TEXT``: why a state change is made (kept in the audit log)."""
 
 
-def audit_change(
-    db: str | None, project_dir: Path, *, kind: str, subject: str, reason: str, before: object, after: object
-) -> int:
-    """Record a state change in the project's signed audit log (its key is created if missing)."""
-    import time
+@contextmanager
+def opened_store_and_log(db: str | None, project_dir: Path) -> Iterator[tuple[Store, AuditLog]]:
+    """The store and the project's signed audit log (in the same database), for audited changes.
 
+    The audit signing key is created on first use, as ``runwell serve`` does.
+    """
     from runwell.audit.errors import AuditError
-    from runwell.audit.open import default_actor, open_audit_log, record_change
+    from runwell.audit.open import open_audit_log
 
-    try:
-        handle = open_audit_log(project_dir, db)
-    except AuditError as exc:
-        fail(f"could not open the audit log: {exc}")
-    try:
-        return record_change(
-            handle.log,
-            kind=kind,
-            subject=subject,
-            actor=default_actor(),
-            reason=reason,
-            before=before,
-            after=after,
-            at=time.time(),
-        )
-    finally:
-        handle.close()
+    with opened_store(db, project_dir) as store:
+        try:
+            handle = open_audit_log(project_dir, db=store.db)
+        except AuditError as exc:
+            fail(f"could not open the audit log: {exc}")
+        try:
+            yield store, handle.log
+        except AuditError as exc:
+            fail(str(exc))
+        finally:
+            handle.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +10,7 @@ import typer
 from rich.table import Table
 
 from runwell.cli._output import FormatOption, JsonFlag, OutputFormat, echo_json, make_console, wants_json
-from runwell.cli._store_opt import DbOption, DirOption, ReasonOption, audit_change, opened_store
+from runwell.cli._store_opt import DbOption, DirOption, ReasonOption, opened_store, opened_store_and_log
 
 __all__ = ["register"]
 
@@ -40,17 +39,11 @@ def create_key(
     The secret goes alone to stdout (so ``runwell keys create ci > ci.key`` works); everything
     else goes to stderr.
     """
-    with opened_store(db, project_dir) as store:
-        key, secret = store.create_key(name)
-    audit_change(
-        db,
-        project_dir,
-        kind="api_key_created",
-        subject=key.id,
-        reason=reason,
-        before=None,
-        after={"id": key.id, "name": key.name},
-    )
+    from runwell.audit.open import default_actor
+    from runwell.control import create_key as create
+
+    with opened_store_and_log(db, project_dir) as (store, log):
+        key, secret = create(store, log, name, actor=default_actor(), reason=reason)
     typer.echo(
         f"Created API key {key.id} ({key.name}). Copy the secret below now: it will not be "
         "shown again, and runwell keeps only its hash.",
@@ -69,18 +62,7 @@ def list_keys(
     with opened_store(db, project_dir) as store:
         keys = store.list_keys()
     if wants_json(fmt, as_json):
-        rows = [
-            {
-                "id": k.id,
-                "name": k.name,
-                "prefix": k.prefix,
-                "created_at": k.created_at,
-                "revoked_at": k.revoked_at,
-                "active": k.active,
-            }
-            for k in keys
-        ]
-        echo_json(rows)
+        echo_json([k.to_dict() for k in keys])
         return
     console = make_console()
     if not keys:
@@ -104,21 +86,14 @@ def revoke_key(
     reason: ReasonOption = "",
 ) -> None:
     """Revoke an API key: the gateway stops accepting it at its next key refresh."""
-    asked_at = time.time()
-    with opened_store(db, project_dir) as store:
-        key = store.revoke_key(id_or_name)
-    if key.revoked_at is not None and key.revoked_at < asked_at:
+    from runwell.audit.open import default_actor
+    from runwell.control import revoke_key as revoke
+
+    with opened_store_and_log(db, project_dir) as (store, log):
+        key, changed = revoke(store, log, id_or_name, actor=default_actor(), reason=reason)
+    if not changed and key.revoked_at is not None:
         typer.echo(f"API key {key.id} ({key.name}) was already revoked at {_time(key.revoked_at)}.")
     else:
-        audit_change(
-            db,
-            project_dir,
-            kind="api_key_revoked",
-            subject=key.id,
-            reason=reason,
-            before={"revoked": False},
-            after={"revoked": True},
-        )
         typer.echo(f"Revoked API key {key.id} ({key.name}).")
 
 

@@ -22,7 +22,7 @@ from runwell.cli._output import (
     wants_json,
 )
 from runwell.cli._store_opt import DbOption, DirOption, fail, opened_store
-from runwell.store.base import MIN_PREFIX_LEN
+from runwell.store import MIN_PREFIX_LEN
 from runwell.telemetry.record import RequestRecord
 
 __all__ = ["SINCE_FORMS", "parse_since", "register"]

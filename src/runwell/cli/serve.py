@@ -29,6 +29,20 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to bind.", min=0, max=65535)] = 8080,
     db: DbOption = None,
     max_body_bytes: Annotated[int, typer.Option(help="Largest accepted request body.", min=1024)] = 1 << 20,
+    body_timeout_s: Annotated[
+        float,
+        typer.Option(
+            "--body-timeout-seconds", help="A request body must arrive within this time (408).", min=0.1
+        ),
+    ] = 30.0,
+    max_connections: Annotated[
+        int,
+        typer.Option(help="Open connections plus requests in flight beyond which new ones get 503.", min=1),
+    ] = 1000,
+    keep_alive_s: Annotated[
+        float,
+        typer.Option("--keep-alive-seconds", help="Close idle keep-alive connections after this.", min=0.1),
+    ] = 5.0,
     graceful_s: Annotated[
         float,
         typer.Option("--graceful-seconds", help="How long SIGTERM waits for in-flight requests.", min=0),
@@ -53,7 +67,7 @@ def serve(
     ] = 10.0,
 ) -> None:
     """Serve POST /v1/chat/completions, /v1/models, /healthz, /readyz and /metrics."""
-    from runwell.gateway.app import GatewayApp
+    from runwell.gateway.app import GatewayApp, GatewayLimits
     from runwell.gateway.build import GatewaySettings, build_gateway
     from runwell.gateway.server import serve as run_server
 
@@ -67,7 +81,7 @@ def serve(
             GatewaySettings(
                 spec_paths=paths,
                 db_url=db,
-                max_body_bytes=max_body_bytes,
+                limits=GatewayLimits(max_body_bytes=max_body_bytes, body_timeout_s=body_timeout_s),
                 audit_key_path=audit_key,
                 audit_public=audit_public,
                 checkpoint_every_entries=checkpoint_every,
@@ -86,7 +100,15 @@ def serve(
         logging.getLogger("runwell.gateway").info(
             "admin endpoints disabled (set RUNWELL_ADMIN_TOKEN to enable them)"
         )
-    run_server(GatewayApp(gateway), host=host, port=port, graceful_s=graceful_s, log_level=log_level.lower())
+    run_server(
+        GatewayApp(gateway),
+        host=host,
+        port=port,
+        graceful_s=graceful_s,
+        log_level=log_level.lower(),
+        max_connections=max_connections,
+        keep_alive_s=keep_alive_s,
+    )
 
 
 def register(root: typer.Typer) -> None:

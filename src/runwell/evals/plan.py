@@ -1,6 +1,6 @@
 """From a loaded spec to what one eval run needs: the variant, the dataset and ready scorers.
 
-Providers come from :func:`runwell.gateway.build.build_catalog`, the gateway's own wiring, so
+Providers come from :func:`runwell.catalog.build_catalog`, the gateway's own wiring, so
 the evaluated variant is built exactly as it serves. Suites are the spec's ``evals.suites``
 (by name; the first one by default) or a built-in adversarial suite (``builtin:NAME``, scored
 with ``{type: canary}``).
@@ -20,14 +20,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runwell.catalog import FeatureRuntime, PriceLookup, VariantRuntime, build_catalog
 from runwell.errors import ConfigError, NotFoundError
 from runwell.evals._retry import RetryPolicy, call_with_retry
 from runwell.evals.dataset import Dataset, load_dataset
 from runwell.evals.embeddings import LocalMiniLM, ProviderEmbedder, local_model_files
 from runwell.evals.scorers import Embedder, Judge, Scorer, build_scorer
 from runwell.evals.suites import BUILTIN_PREFIX, load_builtin_suite
-from runwell.gateway.build import build_catalog
-from runwell.gateway.runtime import FeatureRuntime, PriceLookup, VariantRuntime
 from runwell.providers.base import ChatRequest, Provider
 from runwell.providers.registry import build_provider
 from runwell.spec.loader import LoadedSpec

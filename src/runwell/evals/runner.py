@@ -23,12 +23,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from runwell.catalog import PriceLookup, VariantRuntime
 from runwell.errors import ConfigError, ProviderError, RequestError
 from runwell.evals._retry import RateLimiter, RetryPolicy, call_with_retry
 from runwell.evals.dataset import Case
 from runwell.evals.runstore import CaseRepeat
 from runwell.evals.scorers import Scorer
-from runwell.gateway.runtime import PriceLookup, VariantRuntime
 from runwell.providers.base import ChatRequest
 
 __all__ = ["RunSettings", "Runner", "Target", "case_input", "combine_scores"]

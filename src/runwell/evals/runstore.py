@@ -20,9 +20,9 @@ from typing import Any, Literal
 import orjson
 
 from runwell.errors import ConfigError
-from runwell.evals._sql import Connection, connect
 from runwell.evals.compare import CaseResult, RunResult
 from runwell.evals.stats import mean
+from runwell.store import Database
 
 __all__ = ["MIN_RUN_PREFIX", "CaseRepeat", "EvalRun", "EvalRunStore", "RunStats", "RunStatus"]
 
@@ -176,18 +176,27 @@ def _result_from_row(row: Sequence[Any]) -> CaseRepeat:
 class EvalRunStore:
     """Eval runs and their results in the project's record store (SQLite or PostgreSQL)."""
 
-    def __init__(self, connection: Connection) -> None:
-        self._db = connection
-        self.url = connection.url
+    def __init__(self, db: Database, *, owns_db: bool = False) -> None:
+        self._db = db
+        self._owns_db = owns_db
+        self.url = db.url
 
     @classmethod
     def open(cls, url: str | None, *, base_dir: Path) -> EvalRunStore:
         """Open the store ``--db`` names (the project's SQLite file by default), migrating it."""
-        return cls(connect(url, base_dir=base_dir))
+        db = Database.open(url, base_dir=base_dir)
+        if db.dialect == "sqlite" and db.url.endswith(":memory:"):
+            db.close()
+            raise ConfigError("eval runs need a database that outlives the command: use a file or PostgreSQL")
+        return cls(db, owns_db=True)
 
     def close(self) -> None:
-        """Release the connection."""
-        self._db.close()
+        """Release the database if this store opened it."""
+        if self._owns_db:
+            self._db.close()
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.query(sql, params, action="read eval runs")
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -225,9 +234,9 @@ class EvalRunStore:
     def get_run(self, ref: str) -> EvalRun:
         """The run with this id or unique id prefix (4+ characters); ConfigError otherwise."""
         ref = ref.strip().lower()
-        rows = self._db.query(f"SELECT {_RUN_COLUMNS} FROM eval_runs WHERE run_id = ?", (ref,))
+        rows = self._q(f"SELECT {_RUN_COLUMNS} FROM eval_runs WHERE run_id = ?", (ref,))
         if not rows and len(ref) >= MIN_RUN_PREFIX and _RUN_ID.fullmatch(ref):
-            rows = self._db.query(
+            rows = self._q(
                 f"SELECT {_RUN_COLUMNS} FROM eval_runs WHERE run_id LIKE ? ORDER BY run_id LIMIT 2",
                 (ref + "%",),
             )
@@ -244,7 +253,7 @@ class EvalRunStore:
     ) -> list[EvalRun]:
         """The newest ``limit`` runs, newest first; optionally of one feature / variant."""
         clauses, params = _filters(feature=feature, variant=variant)
-        rows = self._db.query(
+        rows = self._q(
             f"SELECT {_RUN_COLUMNS} FROM eval_runs{clauses} ORDER BY started_at DESC, run_id LIMIT ?",
             (*params, limit),
         )
@@ -257,14 +266,14 @@ class EvalRunStore:
         clauses, params = _filters(
             feature=feature, variant=variant, dataset_hash=dataset_hash, status="complete"
         )
-        rows = self._db.query(
+        rows = self._q(
             f"SELECT {_RUN_COLUMNS} FROM eval_runs{clauses} ORDER BY started_at DESC, run_id LIMIT 1", params
         )
         return _run_from_row(rows[0]) if rows else None
 
     def results(self, run_id: str) -> list[CaseRepeat]:
         """Every stored result of the run, by case id then repeat."""
-        rows = self._db.query(
+        rows = self._q(
             f"SELECT {_RESULT_COLUMNS} FROM eval_results WHERE run_id = ? ORDER BY case_id, repeat_index",
             (run_id,),
         )
@@ -272,7 +281,7 @@ class EvalRunStore:
 
     def done_pairs(self, run_id: str) -> set[tuple[str, int]]:
         """The (case id, repeat index) pairs that already have a result."""
-        rows = self._db.query("SELECT case_id, repeat_index FROM eval_results WHERE run_id = ?", (run_id,))
+        rows = self._q("SELECT case_id, repeat_index FROM eval_results WHERE run_id = ?", (run_id,))
         return {(str(c), int(i)) for c, i in rows}
 
     def stats(self, run_ids: Sequence[str]) -> dict[str, RunStats]:
@@ -280,7 +289,7 @@ class EvalRunStore:
         if not run_ids:
             return {}
         marks = ", ".join("?" for _ in run_ids)
-        rows = self._db.query(
+        rows = self._q(
             "SELECT run_id, count(*), sum(CASE WHEN error IS NULL THEN 0 ELSE 1 END), avg(score), "
             "avg(CASE WHEN passed THEN 1.0 WHEN passed IS NULL THEN NULL ELSE 0.0 END), sum(cost_usd), "
             f"sum(CASE WHEN error IS NULL AND cost_usd IS NULL THEN 1 ELSE 0 END) "

@@ -12,46 +12,66 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import parse_qs
 
 import orjson
 
 from runwell.audit.errors import AuditError
-from runwell.audit.open import record_change
-from runwell.errors import NotFoundError, RequestError, StoreError
-from runwell.gateway.asgi import Receive, Scope, Send, header, read_body, send_bytes, send_error, send_json
+from runwell.catalog import Catalog
+from runwell.control import keys as key_changes
+from runwell.errors import NotFoundError, RequestError, StoreConflict, StoreError
+from runwell.gateway.asgi import (
+    InflightBytes,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_bytes,
+    send_error,
+    send_json,
+)
 from runwell.gateway.audit import AuditTrail
 from runwell.gateway.audit_routes import AuditRoutes
 from runwell.gateway.auth import AdminToken, KeyCache
 from runwell.gateway.chat import ChatHandler
 from runwell.gateway.readiness import Readiness
-from runwell.gateway.runtime import Catalog
 from runwell.providers.base import Provider
+from runwell.store import Store
 from runwell.telemetry.record import RequestRecord
 
-__all__ = ["Gateway", "GatewayApp"]
+__all__ = ["Gateway", "GatewayApp", "GatewayLimits"]
 
 _log = logging.getLogger("runwell.gateway")
 Handler = Callable[[Scope, Receive, Send, str], Awaitable[None]]
+_MODELS_PREFIX = "/v1/models/"
+_KEYS_PREFIX = "/admin/keys/"
 
 
 class _Recorder(Protocol):
     def submit(self, record: RequestRecord) -> None: ...
     def close(self, timeout: float = ...) -> None: ...
+    def failing_for(self) -> float: ...
+    @property
+    def pending(self) -> int: ...
 
 
 class _Metrics(Protocol):
     def render(self) -> tuple[bytes, str]: ...
 
 
-class _KeyStore(Protocol):
-    def active_key_hashes(self) -> dict[str, str]: ...
-    def create_key(self, name: str) -> tuple[Any, str]: ...
-    def list_keys(self) -> list[Any]: ...
-    def revoke_key(self, id_or_name: str) -> Any: ...
-    def ping(self) -> None: ...
-    def close(self) -> None: ...
+@dataclass(frozen=True)
+class GatewayLimits:
+    """Bounds that keep one client (or a crowd of slow ones) from exhausting the gateway."""
+
+    max_body_bytes: int = 1 << 20
+    body_timeout_s: float = 30.0
+    inflight_body_bytes: int = 64 << 20
+    """Request-body bytes buffered at once across all requests (503 past it)."""
+    recorder_failing_s: float = 5.0
+    """How long the record store may keep failing before ``/readyz`` reports it."""
 
 
 @dataclass
@@ -59,21 +79,17 @@ class Gateway:
     """Everything a running gateway holds, passed in rather than reached for."""
 
     catalog: Catalog
-    store: _KeyStore
+    store: Store
     recorder: _Recorder
     metrics: _Metrics
     admin: AdminToken
     providers: Sequence[Provider]
-    max_body_bytes: int = 1 << 20
+    audit: AuditTrail
+    limits: GatewayLimits = field(default_factory=GatewayLimits)
     key_refresh_s: float = 2.0
     on_shutdown: list[Callable[[], None]] = field(default_factory=list)
     not_enforced: dict[str, list[str]] = field(default_factory=dict)
-    audit: AuditTrail | None = None
     audit_public: bool = False
-
-
-def _jsonable(obj: Any) -> Any:
-    return asdict(obj) if hasattr(obj, "__dataclass_fields__") else obj
 
 
 class GatewayApp:
@@ -81,40 +97,57 @@ class GatewayApp:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
+        limits = gateway.limits
         self.keys = KeyCache(gateway.store.active_key_hashes, refresh_s=gateway.key_refresh_s)
         self.chat = ChatHandler(
             gateway.catalog,
             self.keys,
             gateway.recorder.submit,
             audit=gateway.audit,
-            max_body_bytes=gateway.max_body_bytes,
+            user_hash_key=gateway.audit.user_hash_key,
+            max_body_bytes=limits.max_body_bytes,
+            body_timeout_s=limits.body_timeout_s,
+            inflight=InflightBytes(limits.inflight_body_bytes),
         )
-        self.readiness = Readiness(self._readiness_checks())
+        self.readiness = Readiness(
+            self._gateway_checks(),
+            {name: feature.providers() for name, feature in gateway.catalog.features.items()},
+        )
         self.started_at = time.time()
         self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "/healthz"): self._healthz,
+            ("HEAD", "/healthz"): self._healthz,
             ("GET", "/readyz"): self._readyz,
             ("GET", "/metrics"): self._metrics,
             ("GET", "/v1/models"): self._models,
             ("GET", "/admin/keys"): self._admin_list_keys,
             ("POST", "/admin/keys"): self._admin_create_key,
         }
-        if gateway.audit is not None:
-            audit_routes = AuditRoutes(
-                gateway.audit.handle.log, self.keys, gateway.admin, public=gateway.audit_public
-            )
-            self._routes.update(audit_routes.routes())  # type: ignore[arg-type]
+        audit_routes = AuditRoutes(
+            gateway.audit.handle.log, self.keys, gateway.admin, public=gateway.audit_public
+        )
+        self._routes.update(audit_routes.routes())
 
-    def _readiness_checks(self) -> dict[str, Callable[[], Awaitable[Any]]]:
-        store = self.gateway.store
+    def _gateway_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        gateway = self.gateway
 
         async def store_writable() -> None:
-            await asyncio.to_thread(store.ping)
+            await asyncio.to_thread(gateway.store.ping)
 
-        checks: dict[str, Callable[[], Awaitable[Any]]] = {"store": store_writable}
-        for provider in self.gateway.providers:
-            checks[f"provider:{provider.name}"] = provider.probe
-        return checks
+        async def audit_appending() -> None:
+            ok, error = gateway.audit.health
+            if not ok:
+                raise RuntimeError(f"the last audit append failed ({error}); chat answers get 503")
+
+        async def records_flowing() -> None:
+            failing = gateway.recorder.failing_for()
+            if failing >= gateway.limits.recorder_failing_s:
+                raise RuntimeError(
+                    f"request records have not been written for {failing:.0f}s "
+                    f"({gateway.recorder.pending} waiting in memory)"
+                )
+
+        return {"store": store_writable, "audit": audit_appending, "recorder": records_flowing}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -128,21 +161,12 @@ class GatewayApp:
             await self._lifespan(receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
-        request_id = os.urandom(12).hex()
-        handler = self._routes.get((scope["method"], path))
+        request_id = _request_id()
+        method = scope["method"]
+        handler = self._routes.get((method, path))
         try:
             if handler is None:
-                if path.startswith("/admin/keys/") and scope["method"] == "DELETE":
-                    await self._admin_revoke_key(scope, receive, send, path[len("/admin/keys/") :])
-                    return
-                known = {p for _, p in self._routes} | {"/v1/chat/completions"}
-                if path in known:
-                    raise RequestError(
-                        f"method {scope['method']} is not allowed on {path}", code="method_not_allowed"
-                    )
-                raise NotFoundError(
-                    f"no route {scope['method']} {path}; see GET /v1/models", code="unknown_route"
-                )
+                handler = self._prefixed(method, path)
             await handler(scope, receive, send, request_id)
         except RequestError as exc:
             status = 405 if exc.code == "method_not_allowed" else exc.status
@@ -155,6 +179,10 @@ class GatewayApp:
                 param=exc.param,
                 code=exc.code,
             )
+        except StoreConflict as exc:
+            await send_error(
+                send, 409, str(exc), type="invalid_request_error", request_id=request_id, code="conflict"
+            )
         except StoreError as exc:
             await send_error(send, 503, str(exc), type="store_unavailable", request_id=request_id)
         except AuditError as exc:
@@ -162,14 +190,26 @@ class GatewayApp:
                 send, 503, str(exc), type="server_error", request_id=request_id, code="audit_unavailable"
             )
 
+    def _prefixed(self, method: str, path: str) -> Handler:
+        """Routes with an id in the path, then 405 or 404 naming what exists."""
+        if method == "GET" and path.startswith(_MODELS_PREFIX) and len(path) > len(_MODELS_PREFIX):
+            model = path[len(_MODELS_PREFIX) :]
+            return lambda scope, receive, send, rid: self._model(scope, send, model)
+        if method == "DELETE" and path.startswith(_KEYS_PREFIX) and len(path) > len(_KEYS_PREFIX):
+            key = path[len(_KEYS_PREFIX) :]
+            return lambda scope, receive, send, rid: self._admin_revoke_key(scope, receive, send, key)
+        known = {p for _, p in self._routes} | {"/v1/chat/completions"}
+        if path in known:
+            raise RequestError(f"method {method} is not allowed on {path}", code="method_not_allowed")
+        raise NotFoundError(f"no route {method} {path}; see GET /v1/models", code="unknown_route")
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
                     await self.keys.start()
-                    if self.gateway.audit is not None:
-                        await self.gateway.audit.start()
+                    await self.gateway.audit.start()
                 except Exception as exc:
                     _log.exception("gateway start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -189,8 +229,7 @@ class GatewayApp:
             except Exception:
                 _log.exception("closing provider %s failed", provider.name)
         await asyncio.to_thread(self.gateway.recorder.close)
-        if self.gateway.audit is not None:
-            await self.gateway.audit.stop()
+        await self.gateway.audit.stop()
         for hook in self.gateway.on_shutdown:
             hook()
         self.gateway.store.close()
@@ -198,69 +237,112 @@ class GatewayApp:
     # -- small endpoints -------------------------------------------------------------------
 
     async def _healthz(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
-        await send_json(send, 200, {"status": "ok", "uptime_s": round(time.time() - self.started_at, 3)})
+        body = orjson.dumps({"status": "ok", "uptime_s": round(time.time() - self.started_at, 3)})
+        if scope["method"] == "HEAD":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send_bytes(send, 200, body)
 
     async def _readyz(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
-        ready, body = await self.readiness.report()
+        query = parse_qs(scope.get("query_string", b"").decode())
+        feature = query.get("feature", [None])[0]
+        if feature is not None and feature not in self.gateway.catalog.features:
+            raise NotFoundError(f"no feature named {feature!r}", param="feature", code="model_not_found")
+        detailed = self._is_admin(scope)
+        ready, body = await self.readiness.report(feature=feature, detailed=detailed)
         if self.gateway.not_enforced:
             body = {**body, "declared_not_enforced": self.gateway.not_enforced}
         await send_json(send, 200 if ready else 503, body)
+
+    def _is_admin(self, scope: Scope) -> bool:
+        try:
+            self.gateway.admin.check(header(scope, b"authorization"))
+        except RequestError:
+            return False
+        return True
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         body, content_type = self.gateway.metrics.render()
         await send_bytes(send, 200, body, content_type=(b"content-type", content_type.encode()))
 
+    def _model_object(self, model_id: str) -> dict[str, object]:
+        return {"id": model_id, "object": "model", "created": int(self.started_at), "owned_by": "runwell"}
+
     async def _models(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         self.keys.authenticate(header(scope, b"authorization"))
-        created = int(self.started_at)
-        data = [
-            {"id": mid, "object": "model", "created": created, "owned_by": "runwell"}
-            for mid in self.gateway.catalog.model_ids()
-        ]
+        data = [self._model_object(mid) for mid in self.gateway.catalog.model_ids()]
         await send_json(send, 200, {"object": "list", "data": data})
+
+    async def _model(self, scope: Scope, send: Send, model_id: str) -> None:
+        self.keys.authenticate(header(scope, b"authorization"))
+        if model_id not in self.gateway.catalog.model_ids():
+            raise NotFoundError(
+                f"no model {model_id!r}; GET /v1/models lists the features and variants served",
+                param="model",
+                code="model_not_found",
+            )
+        await send_json(send, 200, self._model_object(model_id))
 
     async def _admin_list_keys(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         self.gateway.admin.check(header(scope, b"authorization"))
         keys = await asyncio.to_thread(self.gateway.store.list_keys)
-        await send_json(send, 200, {"object": "list", "data": [_jsonable(k) for k in keys]})
+        await send_json(send, 200, {"object": "list", "data": [k.to_dict() for k in keys]})
 
-    async def _admin_create_key(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
-        self.gateway.admin.check(header(scope, b"authorization"))
-        raw = await read_body(receive, 64 * 1024)
+    async def _admin_body(self, receive: Receive) -> dict[str, object]:
+        raw = await read_body(receive, 64 * 1024, timeout_s=self.gateway.limits.body_timeout_s)
         try:
             body = orjson.loads(raw or b"{}")
         except orjson.JSONDecodeError as exc:
             raise RequestError(f"request body is not valid JSON: {exc}") from None
-        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            raise RequestError("request body must be a JSON object")
+        return body
+
+    async def _admin_create_key(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+        self.gateway.admin.check(header(scope, b"authorization"))
+        body = await self._admin_body(receive)
+        name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise RequestError("'name' must be a non-empty string naming the key's holder", param="name")
-        reason = body.get("reason", "") if isinstance(body.get("reason", ""), str) else ""
-        key, secret = await asyncio.to_thread(self.gateway.store.create_key, name.strip())
-        await self._record_change("api_key_created", key.id, reason, None, {"id": key.id, "name": key.name})
-        await self.keys.refresh()
-        await send_json(send, 201, {**_jsonable(key), "secret": secret})
-
-    async def _record_change(self, kind: str, subject: str, reason: str, before: Any, after: Any) -> None:
-        if self.gateway.audit is None:
-            return
-        await asyncio.to_thread(
-            record_change,
+        reason = body.get("reason", "")
+        if not isinstance(reason, str):
+            raise RequestError("'reason' must be a string", param="reason")
+        key, secret = await asyncio.to_thread(
+            key_changes.create_key,
+            self.gateway.store,
             self.gateway.audit.handle.log,
-            kind=kind,
-            subject=subject,
+            name,
             actor="admin-api",
             reason=reason,
-            before=before,
-            after=after,
-            at=time.time(),
         )
+        await self.keys.refresh()
+        await send_json(send, 201, {**key.to_dict(), "secret": secret})
 
     async def _admin_revoke_key(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
         self.gateway.admin.check(header(scope, b"authorization"))
-        try:
-            revoked = await asyncio.to_thread(self.gateway.store.revoke_key, key)
-        except StoreError as exc:
-            raise NotFoundError(str(exc), param="key") from None
-        await self._record_change("api_key_revoked", revoked.id, "", {"revoked": False}, {"revoked": True})
+        query = parse_qs(scope.get("query_string", b"").decode())
+        reason = query.get("reason", [""])[0]
+        revoked, _changed = await asyncio.to_thread(
+            key_changes.revoke_key,
+            self.gateway.store,
+            self.gateway.audit.handle.log,
+            key,
+            actor="admin-api",
+            reason=reason,
+        )
         await self.keys.refresh()
-        await send_json(send, 200, _jsonable(revoked))
+        await send_json(send, 200, revoked.to_dict())
+
+
+def _request_id() -> str:
+    return os.urandom(12).hex()

@@ -6,6 +6,7 @@ and skipping a routing/middleware stack keeps the per-request CPU cost low.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
@@ -14,7 +15,11 @@ import orjson
 from runwell.errors import RequestError
 
 __all__ = [
+    "BodyTimeout",
     "BodyTooLarge",
+    "ClientGone",
+    "GatewayBusy",
+    "InflightBytes",
     "Receive",
     "Scope",
     "Send",
@@ -52,26 +57,77 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """Read the whole request body, refusing more than ``limit`` bytes."""
+class BodyTimeout(RequestError):
+    """The request body did not arrive in time."""
+
+    status = 408
+
+
+class InflightBytes:
+    """A cap on request-body bytes buffered at once across every request of the gateway.
+
+    Each body may be large (the per-request limit), but a crowd of slow clients sending large
+    bodies must not grow the gateway's memory without bound: past the cap, a new body is refused
+    with 503 until others finish. Used on the event loop only, so it needs no lock.
+    """
+
+    __slots__ = ("cap", "used")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.used = 0
+
+
+class GatewayBusy(RequestError):
+    """Too many request bytes are in flight; the client should retry shortly."""
+
+    status = 503
+    type = "server_error"
+
+
+async def read_body(
+    receive: Receive, limit: int, *, timeout_s: float | None = None, inflight: InflightBytes | None = None
+) -> bytes:
+    """Read the whole request body, refusing more than ``limit`` bytes.
+
+    ``timeout_s`` bounds the whole read (a client trickling its body is cut off with 408);
+    ``inflight`` caps the bytes buffered across all requests at once (503 past it).
+    """
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone()
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(
-                    f"request body is larger than the gateway's limit of {limit} bytes; "
-                    "shorten the messages or raise --max-body-bytes",
-                    code="body_too_large",
-                )
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone()
+                chunk = message.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if size > limit:
+                        raise BodyTooLarge(
+                            f"request body is larger than the gateway's limit of {limit} bytes; "
+                            "shorten the messages or raise --max-body-bytes",
+                            code="body_too_large",
+                        )
+                    if inflight is not None:
+                        if inflight.used + len(chunk) > inflight.cap:
+                            raise GatewayBusy(
+                                "the gateway is receiving too many large requests at once; retry shortly",
+                                code="too_many_inflight_bytes",
+                            )
+                        inflight.used += len(chunk)
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise BodyTimeout(
+            f"the request body did not arrive within {timeout_s:g}s; send it at once",
+            code="body_timeout",
+        ) from None
+    finally:
+        if inflight is not None:
+            inflight.used -= sum(len(c) for c in chunks)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 

@@ -1,10 +1,14 @@
 """The gateway's side of the audit log: one durable decision entry per model call.
 
-The handler awaits :meth:`AuditTrail.decision` before it sends the last bytes of a response, so
+The handler awaits :meth:`AuditTrail.record` before it sends the last bytes of a response, so
 every answer a client received has an entry on disk, even if the process is killed a moment
 later. One writer thread batches every queued decision into one transaction, so the wait is
 one commit, not one per request. Digests and canonical JSON are computed on that thread, never on
 the event loop.
+
+One request's bad data never fails another's: each entry is built on its own, and a decision
+whose entry cannot be built fails alone (its request gets the 503) while the rest of the batch is
+appended. Whether the last append worked is kept for ``/readyz``.
 """
 
 from __future__ import annotations
@@ -12,38 +16,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
-from collections.abc import Mapping, Sequence
-from typing import Any
 
-import orjson
-
-from runwell.audit.entries import DecisionEntry, format_time, pseudonymize_user, sha256_hex
-from runwell.audit.jcs import canonicalize
+from runwell.audit.decision import Decision
+from runwell.audit.entries import DecisionEntry
 from runwell.audit.open import AuditHandle
 from runwell.errors import RunwellError
 
-__all__ = ["AuditTrail", "AuditUnavailable", "input_digest"]
+__all__ = ["AuditTrail", "AuditUnavailable"]
 
 _log = logging.getLogger("runwell.audit")
+
+_Item = tuple[Decision, "asyncio.Future[int]"]
 
 
 class AuditUnavailable(RunwellError):
     """The decision could not be made durable, so the answer is withheld (503)."""
 
 
-def input_digest(messages: Sequence[Mapping[str, Any]]) -> str:
-    """SHA-256 of the RFC 8785 canonical JSON of the messages the model saw.
-
-    An auditor recomputes it from the prompt stored with the request record.
-    """
-    return sha256_hex(canonicalize(orjson.loads(orjson.dumps(messages))))
-
-
 class AuditTrail:
     """Appends decision entries from one writer thread and keeps checkpoints signed on time.
 
-    The event loop only queues a request's facts with a future (O(1)); the writer thread takes
+    The event loop only queues a :class:`Decision` with a future (O(1)); the writer thread takes
     everything queued, builds the entries (digests, canonical JSON), appends them in one
     transaction and resolves the whole batch's futures with a single wake-up of the loop. Under
     load many requests share one commit; idle, a request waits for exactly one.
@@ -53,11 +48,23 @@ class AuditTrail:
         self.handle = handle
         self._log = handle.log
         self._interval = signer_interval_s
-        self._queue: deque[tuple[tuple[Any, ...], asyncio.Future[int]]] = deque()
+        self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="runwell-audit", daemon=True)
+        self._last_error: str | None = None
+        self._failing_since: float | None = None
+
+    @property
+    def user_hash_key(self) -> bytes:
+        """The key user ids are pseudonymised with (derived from the signing key)."""
+        return self.handle.user_hash_key
+
+    @property
+    def health(self) -> tuple[bool, str | None]:
+        """``(appending works, the latest error)``: false from a failed append until one succeeds."""
+        return self._failing_since is None, self._last_error
 
     async def start(self) -> None:
         """Start the writer thread (it also signs checkpoints when the log is idle)."""
@@ -77,48 +84,13 @@ class AuditTrail:
         finally:
             self.handle.close()
 
-    async def decision(
-        self,
-        *,
-        request_id: str,
-        started_at: float,
-        feature: str,
-        variant: str,
-        provider: str,
-        model: str,
-        spec_version: str,
-        prompt_version: str,
-        user: str | None,
-        hash_user: bool,
-        guardrails: Mapping[str, str],
-        outcome: str,
-        http_status: int,
-        prompt: Sequence[Mapping[str, Any]],
-        completion: str | None,
-    ) -> int:
+    async def record(self, decision: Decision) -> int:
         """Append one decision; returns its index once durable, or raises AuditUnavailable."""
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        facts = (
-            request_id,
-            started_at,
-            feature,
-            variant,
-            provider,
-            model,
-            spec_version,
-            prompt_version,
-            user,
-            hash_user,
-            guardrails,
-            outcome,
-            http_status,
-            prompt,
-            completion,
-        )
         with self._cond:
             if self._stopping:
                 raise AuditUnavailable("the audit log is shutting down")
-            self._queue.append((facts, future))
+            self._queue.append((decision, future))
             self._cond.notify()
         try:
             return await future
@@ -148,58 +120,37 @@ class AuditTrail:
             if stopping and not batch:
                 return
 
-    def _write(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[int]]]) -> None:
-        futures = [future for _, future in batch]
-        try:
-            indices: list[int] | BaseException = self._log.append_many(
-                [self._entry(*facts) for facts, _ in batch]
-            )
-        except Exception as exc:
-            _log.exception("audit append failed for %d decisions", len(batch))
-            indices = exc
+    def _write(self, batch: list[_Item]) -> None:
+        entries: list[DecisionEntry] = []
+        futures: list[asyncio.Future[int]] = []
+        failed: list[tuple[asyncio.Future[int], BaseException]] = []
+        for decision, future in batch:
+            try:
+                entries.append(decision.entry())
+                futures.append(future)
+            except Exception as exc:  # this request's data only: the others are still appended
+                _log.error("audit entry for request %s cannot be built: %s", decision.request_id, exc)
+                failed.append((future, exc))
+        outcome: list[int] | BaseException = []
+        if entries:
+            try:
+                outcome = self._log.append_many(entries)
+                self._failing_since = None
+            except Exception as exc:
+                _log.exception("audit append failed for %d decisions", len(entries))
+                outcome = exc
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                if self._failing_since is None:
+                    self._failing_since = time.time()
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(_settle, futures, indices)
-
-    def _entry(
-        self,
-        request_id: str,
-        started_at: float,
-        feature: str,
-        variant: str,
-        provider: str,
-        model: str,
-        spec_version: str,
-        prompt_version: str,
-        user: str | None,
-        hash_user: bool,
-        guardrails: Mapping[str, str],
-        outcome: str,
-        http_status: int,
-        prompt: Sequence[Mapping[str, Any]],
-        completion: str | None,
-    ) -> DecisionEntry:
-        if user is not None and hash_user:
-            user = pseudonymize_user(user, self.handle.user_hash_key)
-        return DecisionEntry(
-            time=format_time(started_at),
-            request_id=request_id,
-            feature=feature,
-            variant=variant,
-            provider=provider,
-            model=model,
-            spec_version=spec_version,
-            prompt_version=prompt_version,
-            outcome=outcome,  # type: ignore[arg-type]
-            input_sha256=input_digest(prompt),
-            output_sha256=None if completion is None else sha256_hex(completion),
-            http_status=http_status,
-            user=user,
-            guardrails=guardrails,
-            flags={},
-        )
+        self._loop.call_soon_threadsafe(_settle, futures, outcome, failed)
 
 
-def _settle(futures: list[asyncio.Future[int]], result: list[int] | BaseException) -> None:
+def _settle(
+    futures: list[asyncio.Future[int]],
+    result: list[int] | BaseException,
+    failed: list[tuple[asyncio.Future[int], BaseException]],
+) -> None:
     """Resolve a batch's futures on the event loop (one wake-up per batch)."""
     for i, future in enumerate(futures):
         if future.done():
@@ -208,3 +159,6 @@ def _settle(futures: list[asyncio.Future[int]], result: list[int] | BaseExceptio
             future.set_exception(result)
         else:
             future.set_result(result[i])
+    for future, exc in failed:
+        if not future.done():
+            future.set_exception(exc)

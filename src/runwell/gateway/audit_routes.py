@@ -7,7 +7,7 @@ canonical JSON), so a client can hash them itself and check them against the pro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
 from runwell.audit.errors import AuditError
@@ -48,7 +48,7 @@ class AuditRoutes:
         self._admin = admin
         self._public = public
 
-    def routes(self) -> dict[tuple[str, str], Callable[[Scope, Receive, Send, str], object]]:
+    def routes(self) -> dict[tuple[str, str], Callable[[Scope, Receive, Send, str], Awaitable[None]]]:
         """Route table entries for the gateway's router."""
         return {
             ("GET", "/audit/checkpoint"): self.checkpoint,
@@ -89,8 +89,12 @@ class AuditRoutes:
         )
 
     async def entries(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
-        """Leaf texts of entries [start, end)."""
-        self._authorize(scope, public_ok=False)
+        """Leaf texts of entries [start, end): the admin token only.
+
+        Entries name every client's users and decisions; a client key must not read other clients'
+        entries. Clients check their own decisions through the public proofs and checkpoint.
+        """
+        self._admin.check(header(scope, b"authorization"))
         query = parse_qs(scope["query_string"].decode())
         start = _int_param(query, "start", 0)
         size = await self._size(None)

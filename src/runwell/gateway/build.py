@@ -11,23 +11,20 @@ from pathlib import Path
 
 from runwell.audit.log import CheckpointPolicy
 from runwell.audit.open import AuditHandle, default_actor, last_change, open_audit_log, record_change
+from runwell.catalog import build_catalog
 from runwell.errors import ConfigError
-from runwell.gateway.app import Gateway
+from runwell.gateway.app import Gateway, GatewayLimits
 from runwell.gateway.audit import AuditTrail
 from runwell.gateway.auth import AdminToken
 from runwell.gateway.enforcement import declared_not_enforced
 from runwell.gateway.recovery import recover_lost_records
-from runwell.gateway.runtime import Catalog, FeatureRuntime, VariantRuntime
-from runwell.providers.base import Provider
-from runwell.providers.registry import build_provider
 from runwell.spec.loader import LoadedSpec, load_spec
-from runwell.store.url import open_store
+from runwell.store import open_store
 from runwell.telemetry.export import otel_sink_from_env
 from runwell.telemetry.metrics import Metrics
-from runwell.telemetry.prices import Price, PriceTable
 from runwell.telemetry.recorder import MetricsSink, Recorder, Sink, StoreSink
 
-__all__ = ["GatewaySettings", "build_catalog", "build_gateway"]
+__all__ = ["GatewaySettings", "build_gateway"]
 
 _log = logging.getLogger("runwell.gateway")
 
@@ -44,73 +41,16 @@ class GatewaySettings:
     audit_public: bool = False
     checkpoint_every_entries: int = 100
     checkpoint_every_seconds: float = 10.0
-    max_body_bytes: int = 1 << 20
+    limits: GatewayLimits = field(default_factory=GatewayLimits)
     key_refresh_s: float = 2.0
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
-def _feature(loaded: LoadedSpec, providers: Mapping[str, Provider]) -> FeatureRuntime:
-    spec = loaded.spec
-    overrides = {
-        model: Price(input=p.input_per_mtok, output=p.output_per_mtok, cached_input=p.cached_input_per_mtok)
-        for model, p in spec.prices.items()
-    }
-    variants = {
-        name: VariantRuntime(
-            name=name,
-            provider=providers[variant.provider],
-            model=variant.model,
-            params=variant.params.to_request(),
-            render=loaded.prompts[name].render,
-            prompt_version=loaded.prompt_versions[name],
-        )
-        for name, variant in spec.variants.items()
-    }
-    g = spec.guardrails
-    declared = {
-        "pii_redaction": g.pii_redaction,
-        "injection_check": g.injection_check,
-        "output_schema": g.output_schema is not None,
-        "max_input_chars": g.max_input_chars is not None,
-    }
-    return FeatureRuntime(
-        name=loaded.name,
-        variants=variants,
-        default_variant=loaded.default_variant,
-        spec_version=loaded.version,
-        capture_content=spec.capture.content,
-        prices=PriceTable(overrides),
-        request_timeout_s=spec.timeouts.request_s,
-        # What the audit log records as the guardrail state of each decision: honest about
-        # declarations this version does not enforce yet.
-        guardrail_states={name: "declared-not-enforced" if on else "off" for name, on in declared.items()},
-        hash_user_ids=spec.user_id.hash,
-    )
-
-
-def build_catalog(specs: Sequence[LoadedSpec]) -> tuple[Catalog, list[Provider]]:
-    """Features by name plus every provider instance they use (one per spec provider entry)."""
-    features: dict[str, FeatureRuntime] = {}
-    providers: list[Provider] = []
-    for loaded in specs:
-        if loaded.name in features:
-            raise ConfigError(
-                f"two specs define feature {loaded.name!r} ({loaded.path}); "
-                "feature names must be unique per gateway"
-            )
-        used = {v.provider for v in loaded.spec.variants.values()}
-        instances = {
-            name: build_provider(name, cfg, timeouts=loaded.spec.timeouts)
-            for name, cfg in loaded.spec.providers.items()
-            if name in used
-        }
-        providers.extend(instances.values())
-        features[loaded.name] = _feature(loaded, instances)
-    return Catalog(features), providers
-
-
 def build_gateway(settings: GatewaySettings) -> Gateway:
-    """Load the specs, open the store and telemetry, and return a ready-to-serve gateway."""
+    """Load the specs, open the store, audit log and telemetry, and return a ready-to-serve gateway.
+
+    The store, the audit log and every other table share one database (one connection pool).
+    """
     if not settings.spec_paths:
         raise ConfigError("no spec given: pass --spec PATH (a runwell.yaml), or run in its directory")
     specs = [load_spec(p) for p in settings.spec_paths]
@@ -125,32 +65,37 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
                 ", ".join(sections),
             )
     store = open_store(settings.db_url, base_dir=base_dir)
-    metrics = Metrics()
-    sinks: list[Sink] = [StoreSink(store), MetricsSink(metrics)]
-    capture = {name: f.capture_content for name, f in catalog.features.items()}
-    otel = otel_sink_from_env(settings.environ, capture_content=lambda feature: capture.get(feature, False))
-    if otel is not None:
-        sinks.append(otel)
-        _log.info("exporting OpenTelemetry spans over OTLP")
-    recorder = Recorder(sinks, metrics=metrics)
-    policy = CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
-    audit = open_audit_log(
-        base_dir, settings.db_url, key_path=settings.audit_key_path, policy=policy, environ=settings.environ
-    )
-    _record_deploys(audit, specs, settings.environ)
-    recover_lost_records(audit.log, store)
+    try:
+        policy = CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
+        audit = open_audit_log(
+            base_dir, db=store.db, key_path=settings.audit_key_path, policy=policy, environ=settings.environ
+        )
+        _record_deploys(audit, specs, settings.environ)
+        recover_lost_records(audit.log, store)
+        metrics = Metrics()
+        sinks: list[Sink] = [StoreSink(store, metrics=metrics), MetricsSink(metrics)]
+        capture = {name: f.capture_content for name, f in catalog.features.items()}
+        otel = otel_sink_from_env(
+            settings.environ, capture_content=lambda feature: capture.get(feature, False)
+        )
+        if otel is not None:
+            sinks.append(otel)
+            _log.info("exporting OpenTelemetry spans over OTLP")
+    except BaseException:
+        store.close()
+        raise
     token = settings.environ.get(settings.admin_token_env) or None
     return Gateway(
         catalog=catalog,
         store=store,
-        recorder=recorder,
+        recorder=Recorder(sinks, metrics=metrics),
         metrics=metrics,
         admin=AdminToken(token, settings.admin_token_env),
         providers=providers,
-        max_body_bytes=settings.max_body_bytes,
+        audit=AuditTrail(audit),
+        limits=settings.limits,
         key_refresh_s=settings.key_refresh_s,
         not_enforced={k: v for k, v in not_enforced.items() if v},
-        audit=AuditTrail(audit),
         audit_public=settings.audit_public,
     )
 

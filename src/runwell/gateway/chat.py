@@ -1,94 +1,63 @@
-"""``POST /v1/chat/completions``: resolve the feature, apply its prompt, call its provider, record.
+"""``POST /v1/chat/completions``: authenticate, parse, route, call the model, audit, answer, record.
 
 Every request that reaches this handler leaves exactly one :class:`RequestRecord`, whatever the
-outcome: the record is built in a ``finally`` and handed to the recorder, which writes it off the
-request path. A stream whose upstream breaks ends with an SSE ``error`` event and no ``[DONE]``,
-so no client mistakes a cut-off answer for a finished one.
+outcome: its :class:`~runwell.gateway.context.RequestContext` becomes the record in a ``finally``
+and the recorder writes it off the request path. Every answer that came from a model has a
+durable audit entry before its last byte is sent. Errors become OpenAI-shaped error bodies; once
+a stream has started, an error can only end it with an error event (never a second status line).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import orjson
-
+from runwell.audit.entries import Outcome, pseudonymize_user
+from runwell.catalog import Catalog, VariantRuntime
 from runwell.errors import ProviderError, RequestError
-from runwell.gateway.asgi import ClientGone, Receive, Scope, Send, header, read_body, send_error
+from runwell.gateway.asgi import (
+    ClientGone,
+    InflightBytes,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_error,
+)
 from runwell.gateway.audit import AuditTrail, AuditUnavailable
 from runwell.gateway.auth import KeyCache
+from runwell.gateway.context import RequestContext
 from runwell.gateway.protocol import ChatBody, parse_chat_body, parse_model_name
-from runwell.gateway.runtime import Catalog, FeatureRuntime, VariantRuntime
-from runwell.providers.base import ChatRequest, ChatResult, Usage
+from runwell.gateway.responses import SSE_HEADERS, SseWriter, whole_body
+from runwell.providers.base import ChatChunk, ChatRequest, ChatResult
 from runwell.telemetry.record import RequestRecord
 
-__all__ = ["ChatHandler", "new_trace_id"]
+__all__ = ["ChatHandler", "build_request"]
 
 _log = logging.getLogger("runwell.gateway")
-_SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
-_HEX = frozenset(b"0123456789abcdef")
+_TOKEN_LIMITS = ("max_tokens", "max_completion_tokens")
+_CLIENT_MISTAKES = frozenset({"unsupported_request", "invalid_request"})
 
 
-def _header_text(scope: Scope, name: bytes) -> str | None:
-    raw = header(scope, name)
-    return raw.decode("utf-8", "replace") if raw else None
+def build_request(variant: VariantRuntime, body: ChatBody, user: str | None) -> ChatRequest:
+    """What the provider receives: the variant's template applied, parameters merged.
 
-
-def new_trace_id(traceparent: bytes | None) -> tuple[str, str | None]:
-    """``(trace id, parent span id)`` from a W3C ``traceparent`` header, or a fresh trace id."""
-    if traceparent is not None and len(traceparent) == 55:
-        trace, span = traceparent[3:35], traceparent[36:52]
-        if (
-            traceparent[2:3] == b"-"
-            and traceparent[35:36] == b"-"
-            and _HEX.issuperset(trace)
-            and _HEX.issuperset(span)
-            and trace != b"0" * 32
-            and span != b"0" * 16
-        ):
-            return trace.decode(), span.decode()
-    return os.urandom(16).hex(), None
-
-
-@dataclass(slots=True)
-class _Outcome:
-    """What happened to one request; turned into a record at the end."""
-
-    status: str = "error"
-    http_status: int = 500
-    error_class: str | None = None
-    error_message: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    content: str | None = None
-    finish_reason: str | None = None
-    response_model: str | None = None
-    ttft_ms: float | None = None
-
-    def fail(self, http_status: int, error_class: str, message: str) -> None:
-        self.status, self.http_status = "error", http_status
-        self.error_class, self.error_message = error_class, message
-
-
-def _usage_json(usage: Usage) -> dict[str, Any] | None:
-    if usage.input_tokens is None or usage.output_tokens is None:
-        return None
-    out: dict[str, Any] = {
-        "prompt_tokens": usage.input_tokens,
-        "completion_tokens": usage.output_tokens,
-        "total_tokens": usage.input_tokens + usage.output_tokens,
-    }
-    if usage.cached_tokens is not None:
-        out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
-    return out
+    The client's parameters win over the variant's. ``max_tokens`` and ``max_completion_tokens``
+    are one knob under two names: when the client sets either, the variant's value under the
+    other name is dropped, so the upstream never sees two different limits.
+    """
+    params = dict(variant.params)
+    if any(name in body.params for name in _TOKEN_LIMITS):
+        for name in _TOKEN_LIMITS:
+            params.pop(name, None)
+    params.update(body.params)
+    return ChatRequest(
+        model=variant.model, messages=variant.render(body.messages, body.variables), params=params, user=user
+    )
 
 
 class ChatHandler:
@@ -101,139 +70,146 @@ class ChatHandler:
         submit: Callable[[RequestRecord], None],
         *,
         audit: AuditTrail | None = None,
+        user_hash_key: bytes = b"",
         max_body_bytes: int = 1 << 20,
+        body_timeout_s: float = 30.0,
+        inflight: InflightBytes | None = None,
     ) -> None:
         self._catalog = catalog
         self._keys = keys
         self._submit = submit
-        self._audit_trail = audit
+        self._audit = audit
+        self._user_hash_key = user_hash_key
         self._max_body = max_body_bytes
+        self._body_timeout_s = body_timeout_s
+        self._inflight = inflight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started_at = time.time()
-        t0 = time.perf_counter()
-        request_id = os.urandom(12).hex()
-        trace_id, parent_span_id = new_trace_id(header(scope, b"traceparent"))
-        out = _Outcome()
-        key_id: str | None = None
-        feature: FeatureRuntime | None = None
-        variant: VariantRuntime | None = None
-        body: ChatBody | None = None
-        prompt: list[dict[str, Any]] | None = None
-        user: str | None = None
+        ctx = RequestContext.begin(scope)
         try:
-            key_id = self._keys.authenticate(header(scope, b"authorization"))
-            body = parse_chat_body(await read_body(receive, self._max_body))
-            user = body.user or _header_text(scope, b"x-runwell-user")
-            feature_name, variant_name = parse_model_name(body.model)
-            feature = self._catalog.feature(feature_name)
-            variant = feature.variant(variant_name)
-            prompt = variant.render(body.messages, body.variables)
-            request = ChatRequest(
-                model=variant.model,
-                messages=prompt,
-                params={**variant.params, **body.params},
-                user=user,
+            # The key is checked before the body is read: a client without one is turned away
+            # before it can make the gateway buffer anything.
+            ctx.key_id = self._keys.authenticate(header(scope, b"authorization"))
+            raw = await read_body(
+                receive, self._max_body, timeout_s=self._body_timeout_s, inflight=self._inflight
             )
-            headers = [
-                (b"x-request-id", request_id.encode()),
-                (b"x-runwell-feature", feature.name.encode()),
-                (b"x-runwell-variant", variant.name.encode()),
-            ]
-            label = f"{feature.name}@{variant.name}"
+            body = ctx.body = parse_chat_body(raw)
+            feature_name, variant_name = parse_model_name(body.model)
+            feature = ctx.feature = self._catalog.feature(feature_name)
+            variant = ctx.variant = feature.variant(variant_name)
+            ctx.guardrails = dict(feature.guardrail_states)
+            ctx.user = self._user_id(
+                body.user or _header_text(scope, b"x-runwell-user"), feature.hash_user_ids
+            )
+            ctx.request = build_request(variant, body, ctx.user)
             if body.stream:
-                await self._stream(
-                    send, feature, variant, request, body, request_id, label, headers, t0, started_at, out
-                )
+                await self._stream(ctx, send)
             else:
-                await self._whole(
-                    send, feature, variant, request, request_id, label, headers, started_at, out
-                )
+                await self._whole(ctx, send)
         except ClientGone:
-            out.fail(499, "client_disconnected", "client closed the connection before sending the body")
+            ctx.fail(499, "client_disconnected", "client closed the connection before sending the body")
         except RequestError as exc:
-            out.fail(exc.status, exc.code or exc.type, exc.message)
-            await send_error(
-                send,
-                exc.status,
-                exc.message,
-                type=exc.type,
-                request_id=request_id,
-                param=exc.param,
-                code=exc.code,
+            ctx.fail(exc.status, exc.code or exc.type, exc.message)
+            await self._error(
+                ctx, send, exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param
             )
         except AuditUnavailable as exc:
-            out.fail(503, "audit_unavailable", str(exc))
-            await send_error(
-                send, 503, str(exc), type="server_error", request_id=request_id, code="audit_unavailable"
-            )
+            ctx.fail(503, "audit_unavailable", str(exc))
+            await self._error(ctx, send, 503, str(exc), type="server_error", code="audit_unavailable")
         except ProviderError as exc:
-            out.fail(exc.status, exc.error_class, str(exc))
-            await send_error(
-                send, exc.status, str(exc), type="upstream_error", request_id=request_id, code=exc.error_class
-            )
+            if exc.error_class in _CLIENT_MISTAKES:
+                # The provider refused the request as sent (tools to a model that has none,
+                # malformed tool-call arguments): the client's to fix, not an upstream failure.
+                ctx.fail(400, exc.error_class, exc.message)
+                await self._error(
+                    ctx, send, 400, exc.message, type="invalid_request_error", code=exc.error_class
+                )
+            else:
+                ctx.fail(exc.status, exc.error_class, str(exc))
+                await self._error(
+                    ctx, send, exc.status, str(exc), type="upstream_error", code=exc.error_class
+                )
         except Exception as exc:  # a bug of ours: answer honestly, keep the record, log the trace
-            _log.exception("internal error on request %s", request_id)
-            out.fail(500, "internal_error", f"{type(exc).__name__}: {exc}")
-            await send_error(
-                send,
-                500,
-                f"internal error in runwell; quote request id {request_id}",
-                type="server_error",
-                request_id=request_id,
-            )
+            _log.exception("internal error on request %s", ctx.request_id)
+            # The record keeps the status the client actually received.
+            ctx.fail(200 if ctx.response_started else 500, "internal_error", f"{type(exc).__name__}: {exc}")
+            message = f"internal error in runwell; quote request id {ctx.request_id}"
+            with contextlib.suppress(Exception):  # the connection may be gone as well
+                await self._error(ctx, send, 500, message, type="server_error", code="internal_error")
         finally:
-            self._record(
-                request_id,
-                trace_id,
-                parent_span_id,
-                started_at,
-                t0,
-                key_id,
-                user,
-                feature,
-                variant,
-                body,
-                prompt,
-                out,
-            )
+            self._submit(ctx.record())
 
-    async def _whole(
+    def _user_id(self, user: str | None, hashed: bool) -> str | None:
+        """The user id every sink stores: decided here, once (a keyed pseudonym when asked)."""
+        if user is None or not hashed:
+            return user
+        return pseudonymize_user(user, self._user_hash_key)
+
+    async def _error(
         self,
+        ctx: RequestContext,
         send: Send,
-        feature: FeatureRuntime,
-        variant: VariantRuntime,
-        request: ChatRequest,
-        request_id: str,
-        label: str,
-        headers: list[tuple[bytes, bytes]],
-        started_at: float,
-        out: _Outcome,
+        status: int,
+        message: str,
+        *,
+        type: str,
+        code: str | None,
+        param: str | None = None,
     ) -> None:
+        """Tell the client: an error body, or, once a stream is under way, an error event ending it."""
+        if not ctx.response_started:
+            ctx.response_started = True
+            await send_error(
+                send, status, message, type=type, request_id=ctx.request_id, param=param, code=code
+            )
+            return
+        if ctx.stream:
+            writer = SseWriter(send, request_id=ctx.request_id, created=0, model="", include_usage=False)
+            await writer.error(message, type=type, code=code, request_id=ctx.request_id)
+        else:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _headers(self, ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+        assert ctx.feature is not None and ctx.variant is not None
+        return [
+            (b"x-request-id", ctx.request_id.encode()),
+            (b"x-runwell-feature", ctx.feature.name.encode()),
+            (b"x-runwell-variant", ctx.variant.name.encode()),
+            (b"x-runwell-served-by", ctx.variant.name.encode()),
+        ]
+
+    async def _audit_decision(self, ctx: RequestContext, outcome: Outcome, http_status: int) -> None:
+        """Make the decision durable before the client gets the last byte of the answer."""
+        if self._audit is not None:
+            await self._audit.record(ctx.decision(outcome, http_status))
+
+    async def _audit_failure(self, ctx: RequestContext, exc: ProviderError, http_status: int) -> None:
+        """Audit a model call that failed; the client is told about the failure either way."""
+        with contextlib.suppress(AuditUnavailable):
+            await self._audit_decision(ctx, "error", http_status)
+
+    async def _whole(self, ctx: RequestContext, send: Send) -> None:
+        feature, variant, request = ctx.feature, ctx.variant, ctx.request
+        assert feature is not None and variant is not None and request is not None
         try:
             result: ChatResult = await variant.provider.complete(request, timeout=feature.request_timeout_s)
         except ProviderError as exc:
-            await self._audit_failure(request_id, started_at, feature, variant, request, exc)
+            await self._audit_failure(ctx, exc, exc.status)
             raise
-        out.usage, out.content = result.usage, result.content
-        out.finish_reason, out.response_model = result.finish_reason, result.response_model
-        message: dict[str, Any] = {"role": "assistant", "content": result.content}
-        if result.tool_calls:
-            message["tool_calls"] = result.tool_calls
-        payload: dict[str, Any] = {
-            "id": f"chatcmpl-{request_id}",
-            "object": "chat.completion",
-            "created": int(started_at),
-            "model": label,
-            "choices": [
-                {"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": None}
-            ],
-        }
-        usage = _usage_json(result.usage)
-        if usage is not None:
-            payload["usage"] = usage
-        body = orjson.dumps(payload)
-        await self._audit(request_id, started_at, feature, variant, request, "served", 200, result.content)
+        ctx.usage, ctx.content, ctx.tool_calls = result.usage, result.content, result.tool_calls
+        ctx.finish_reason, ctx.response_model = result.finish_reason, result.response_model
+        body = whole_body(
+            request_id=ctx.request_id,
+            created=int(ctx.started_at),
+            model=f"{feature.name}@{variant.name}",
+            content=result.content,
+            finish_reason=result.finish_reason,
+            usage=result.usage,
+            tool_calls=result.tool_calls,
+            logprobs=result.logprobs,
+        )
+        await self._audit_decision(ctx, "served", 200)
+        ctx.response_started = True
         await send(
             {
                 "type": "http.response.start",
@@ -241,28 +217,17 @@ class ChatHandler:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
-                    *headers,
+                    *self._headers(ctx),
                 ],
             }
         )
-        out.status, out.http_status = "ok", 200
+        ctx.served()
         await send({"type": "http.response.body", "body": body})
 
-    async def _stream(
-        self,
-        send: Send,
-        feature: FeatureRuntime,
-        variant: VariantRuntime,
-        request: ChatRequest,
-        body: ChatBody,
-        request_id: str,
-        label: str,
-        headers: list[tuple[bytes, bytes]],
-        t0: float,
-        started_at: float,
-        out: _Outcome,
-    ) -> None:
-        chunks = variant.provider.stream(request, timeout=feature.request_timeout_s)
+    async def _stream(self, ctx: RequestContext, send: Send) -> None:
+        feature, variant, request, body = ctx.feature, ctx.variant, ctx.request, ctx.body
+        assert feature is not None and variant is not None and request is not None and body is not None
+        chunks: AsyncIterator[ChatChunk] = variant.provider.stream(request, timeout=feature.request_timeout_s)
         try:
             # Pull the first chunk before committing to a 200: an upstream that fails at once
             # gets a proper 502/504 JSON error instead of a half-open event stream.
@@ -272,232 +237,105 @@ class ChatHandler:
                 cut = ProviderError(
                     variant.provider.name, "stream ended before any output", error_class="stream_cut"
                 )
-                await self._audit_failure(request_id, started_at, feature, variant, request, cut)
+                await self._audit_failure(ctx, cut, cut.status)
                 raise cut from None
             except ProviderError as exc:
-                await self._audit_failure(request_id, started_at, feature, variant, request, exc)
+                await self._audit_failure(ctx, exc, exc.status)
                 raise
-            await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *headers]})
-            out.http_status = 200
-            base = {
-                "id": f"chatcmpl-{request_id}",
-                "object": "chat.completion.chunk",
-                "created": int(started_at),
-                "model": label,
-            }
-            await self._event(
+            writer = SseWriter(
                 send,
-                {
-                    **base,
-                    "choices": [
-                        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-                    ],
-                },
+                request_id=ctx.request_id,
+                created=int(ctx.started_at),
+                model=f"{feature.name}@{variant.name}",
+                include_usage=body.include_usage,
             )
-            parts: list[str] = []
-            chunk = first
-            while True:
-                if chunk.usage is not None:
-                    out.usage = chunk.usage
-                if chunk.response_model:
-                    out.response_model = chunk.response_model
-                if chunk.content:
-                    if out.ttft_ms is None:
-                        out.ttft_ms = (time.perf_counter() - t0) * 1000.0
-                    parts.append(chunk.content)
-                    await self._event(
-                        send,
-                        {
-                            **base,
-                            "choices": [
-                                {"index": 0, "delta": {"content": chunk.content}, "finish_reason": None}
-                            ],
-                        },
-                    )
-                if chunk.finish_reason is not None:
-                    out.finish_reason = chunk.finish_reason
-                try:
-                    chunk = await anext(chunks)
-                except StopAsyncIteration:
-                    break
-                except ProviderError as exc:
-                    out.content = "".join(parts)
-                    await self._audit_failure(
-                        request_id, started_at, feature, variant, request, exc, out.content
-                    )
-                    await self._end_with_error(send, exc, request_id, out)
-                    return
-            out.content = "".join(parts)
-            if out.finish_reason is None:
-                cut = ProviderError(
-                    variant.provider.name, "stream ended without a finish reason", error_class="stream_cut"
+            ctx.response_started = True
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self._headers(ctx)]}
+            )
+            ctx.http_status = 200
+            await writer.opening()
+            try:
+                await self._relay(ctx, writer, first, chunks)
+            except ProviderError as exc:
+                await self._audit_failure(ctx, exc, 200)
+                ctx.fail(200, exc.error_class, str(exc))
+                await writer.error(
+                    f"{exc} (the answer above is incomplete)",
+                    type="upstream_error",
+                    code=exc.error_class,
+                    request_id=ctx.request_id,
                 )
-                await self._audit_failure(request_id, started_at, feature, variant, request, cut, out.content)
-                await self._end_with_error(send, cut, request_id, out)
                 return
             try:
-                await self._audit(
-                    request_id, started_at, feature, variant, request, "served", 200, out.content
-                )
+                await self._audit_decision(ctx, "served", 200)
             except AuditUnavailable as exc:
-                await self._end_with_error(
-                    send, ProviderError("audit", str(exc), error_class="audit_unavailable"), request_id, out
+                ctx.fail(200, "audit_unavailable", str(exc))
+                await writer.error(
+                    str(exc), type="server_error", code="audit_unavailable", request_id=ctx.request_id
                 )
                 return
-            usage = _usage_json(out.usage)
-            final: dict[str, Any] = {
-                **base,
-                "choices": [{"index": 0, "delta": {}, "finish_reason": out.finish_reason}],
-            }
-            if usage is not None:
-                final["usage"] = usage
-            await self._event(send, final)
-            if body.include_usage and usage is not None:
-                await self._event(send, {**base, "choices": [], "usage": usage})
-            await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
-            out.status = "ok"
+            assert ctx.finish_reason is not None
+            await writer.finish(ctx.finish_reason, ctx.usage)
+            ctx.served()
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
-    async def _audit(
-        self,
-        request_id: str,
-        started_at: float,
-        feature: FeatureRuntime,
-        variant: VariantRuntime,
-        request: ChatRequest,
-        outcome: str,
-        http_status: int,
-        completion: str | None,
+    async def _relay(
+        self, ctx: RequestContext, writer: SseWriter, first: ChatChunk, chunks: AsyncIterator[ChatChunk]
     ) -> None:
-        """Make the decision durable in the audit log before the client gets the last byte."""
-        if self._audit_trail is None:
-            return
-        await self._audit_trail.decision(
-            request_id=request_id,
-            started_at=started_at,
-            feature=feature.name,
-            variant=variant.name,
-            provider=variant.provider.name,
-            model=variant.model,
-            spec_version=feature.spec_version,
-            prompt_version=variant.prompt_version,
-            user=request.user,
-            hash_user=feature.hash_user_ids,
-            guardrails=feature.guardrail_states,
-            outcome=outcome,
-            http_status=http_status,
-            prompt=request.messages,
-            completion=completion,
-        )
-
-    async def _audit_failure(
-        self,
-        request_id: str,
-        started_at: float,
-        feature: FeatureRuntime,
-        variant: VariantRuntime,
-        request: ChatRequest,
-        exc: ProviderError,
-        partial: str | None = None,
-    ) -> None:
-        """Audit a model call that failed; the client still gets the upstream error."""
-        # Already logged; the client is told about the upstream failure either way.
-        with contextlib.suppress(AuditUnavailable):
-            await self._audit(
-                request_id,
-                started_at,
-                feature,
-                variant,
-                request,
-                "error",
-                exc.status if partial is None else 200,
-                partial,
+        """Forward every chunk; raise ProviderError if the upstream cut the stream."""
+        variant = ctx.variant
+        assert variant is not None
+        parts: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        chunk: ChatChunk | None = first
+        try:
+            while chunk is not None:
+                if chunk.usage is not None:
+                    ctx.usage = chunk.usage
+                if chunk.response_model:
+                    ctx.response_model = chunk.response_model
+                tool_deltas, logprobs = chunk.tool_calls, chunk.logprobs
+                if chunk.content or tool_deltas:
+                    if ctx.ttft_ms is None:
+                        ctx.ttft_ms = (time.perf_counter() - ctx.t0) * 1000.0
+                    if chunk.content:
+                        parts.append(chunk.content)
+                    if tool_deltas:
+                        _merge_tool_deltas(calls, tool_deltas)
+                    if tool_deltas or logprobs is not None:
+                        await writer.delta(content=chunk.content, tool_calls=tool_deltas, logprobs=logprobs)
+                    else:
+                        await writer.content(chunk.content or "")
+                if chunk.finish_reason is not None:
+                    ctx.finish_reason = chunk.finish_reason
+                chunk = await anext(chunks, None)
+        finally:
+            ctx.content = "".join(parts)
+            ctx.tool_calls = [calls[i] for i in sorted(calls)] or None
+        if ctx.finish_reason is None:
+            raise ProviderError(
+                variant.provider.name, "stream ended without a finish reason", error_class="stream_cut"
             )
 
-    @staticmethod
-    async def _end_with_error(send: Send, exc: ProviderError, request_id: str, out: _Outcome) -> None:
-        """End a started stream with an error event and no ``[DONE]``: never a clean finish."""
-        out.fail(200, exc.error_class, str(exc))
-        err = {
-            "error": {
-                "message": f"{exc} (the answer above is incomplete)",
-                "type": "upstream_error",
-                "code": exc.error_class,
-                "request_id": request_id,
-            }
-        }
-        await send(
-            {
-                "type": "http.response.body",
-                "body": b"data: " + orjson.dumps(err) + b"\n\n",
-                "more_body": False,
-            }
-        )
 
-    @staticmethod
-    async def _event(send: Send, payload: dict[str, Any]) -> None:
-        await send(
-            {
-                "type": "http.response.body",
-                "body": b"data: " + orjson.dumps(payload) + b"\n\n",
-                "more_body": True,
-            }
+def _merge_tool_deltas(calls: dict[int, dict[str, Any]], deltas: list[dict[str, Any]]) -> None:
+    """Accumulate streamed tool-call pieces into whole calls (for the record and the audit)."""
+    for delta in deltas:
+        index = int(delta.get("index", 0))
+        call = calls.setdefault(
+            index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
         )
+        if delta.get("id"):
+            call["id"] = delta["id"]
+        function = delta.get("function") or {}
+        if function.get("name"):
+            call["function"]["name"] += function["name"]
+        if function.get("arguments"):
+            call["function"]["arguments"] += function["arguments"]
 
-    def _record(
-        self,
-        request_id: str,
-        trace_id: str,
-        parent_span_id: str | None,
-        started_at: float,
-        t0: float,
-        key_id: str | None,
-        user: str | None,
-        feature: FeatureRuntime | None,
-        variant: VariantRuntime | None,
-        body: ChatBody | None,
-        prompt: list[dict[str, Any]] | None,
-        out: _Outcome,
-    ) -> None:
-        latency_ms = (time.perf_counter() - t0) * 1000.0
-        usage = out.usage
-        cost = None
-        if feature is not None and variant is not None and out.http_status == 200:
-            cost = feature.prices.cost(
-                variant.model, usage.input_tokens, usage.output_tokens, usage.cached_tokens
-            )
-        capture = feature is not None and feature.capture_content
-        self._submit(
-            RequestRecord(
-                request_id=request_id,
-                trace_id=trace_id,
-                parent_span_id=parent_span_id,
-                started_at=started_at,
-                feature=feature.name if feature else None,
-                variant=variant.name if variant else None,
-                provider=variant.provider.name if variant else None,
-                provider_kind=variant.provider.kind if variant else None,
-                model=variant.model if variant else None,
-                spec_version=feature.spec_version if feature else None,
-                prompt_version=variant.prompt_version if variant else None,
-                user_id=user,
-                api_key_id=key_id,
-                status=out.status,
-                http_status=out.http_status,
-                error_class=out.error_class,
-                error_message=out.error_message,
-                stream=bool(body and body.stream),
-                latency_ms=latency_ms,
-                ttft_ms=out.ttft_ms,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cached_tokens=usage.cached_tokens,
-                cost_usd=cost,
-                priced=cost is not None,
-                finish_reason=out.finish_reason,
-                response_model=out.response_model,
-                prompt=prompt if capture else None,
-                completion=out.content if capture else None,
-            )
-        )
+
+def _header_text(scope: Scope, name: bytes) -> str | None:
+    raw = header(scope, name)
+    return raw.decode("utf-8", "replace") if raw else None

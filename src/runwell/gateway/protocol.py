@@ -15,7 +15,11 @@ import orjson
 
 from runwell.errors import RequestError
 
-__all__ = ["ChatBody", "parse_chat_body", "parse_model_name"]
+__all__ = ["MAX_DEPTH", "ChatBody", "parse_chat_body", "parse_model_name"]
+
+MAX_DEPTH = 64
+"""Deepest nesting of objects and arrays accepted anywhere in a request body."""
+_MAX_SAFE_INT = 2**53 - 1
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
@@ -120,12 +124,90 @@ def _check_messages(messages: Any) -> list[dict[str, Any]]:
         if type(message) is not dict:
             raise RequestError(f"{where} must be an object, got {_type_name(message)}", param=where)
         role = message.get("role")
-        if role not in _ROLES:
+        if type(role) is not str or role not in _ROLES:
+            shown = repr(role) if type(role) is str else _type_name(role)
             raise RequestError(
-                f"{where}.role must be one of {sorted(_ROLES)}, got {role!r}", param=f"{where}.role"
+                f"{where}.role must be one of {sorted(_ROLES)}, got {shown}", param=f"{where}.role"
             )
-        _check_content(message.get("content"), where, role)
+        calls = message.get("tool_calls")
+        if role == "assistant" and calls is not None:
+            _check_tool_calls(calls, f"{where}.tool_calls")
+        else:
+            _check_content(message.get("content"), where, role)
+        if role == "tool" and type(message.get("tool_call_id")) is not str:
+            raise RequestError(
+                f"{where}.tool_call_id must be the id of the tool call this message answers",
+                param=f"{where}.tool_call_id",
+            )
     return messages
+
+
+def _check_tool_calls(calls: Any, where: str) -> None:
+    if type(calls) is not list:
+        raise RequestError(f"{where} must be a list of tool calls, got {_type_name(calls)}", param=where)
+    for j, call in enumerate(calls):
+        at = f"{where}[{j}]"
+        function = call.get("function") if type(call) is dict else None
+        if type(call) is not dict or type(call.get("id")) is not str or type(function) is not dict:
+            raise RequestError(f"{at} must be an object with a string 'id' and a 'function' object", param=at)
+        if type(function.get("name")) is not str or type(function.get("arguments", "")) is not str:
+            raise RequestError(
+                f"{at}.function needs a string 'name' and 'arguments' (a JSON string)", param=f"{at}.function"
+            )
+
+
+def _safe_tree(body: dict[str, Any]) -> bool:
+    """Fast check of :func:`_check_tree`'s rules without building paths (the common, clean case)."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        container, depth = stack.pop()
+        items = container.values() if type(container) is dict else container
+        for item in items:
+            kind = type(item)
+            if kind is dict or kind is list:
+                if depth >= MAX_DEPTH:
+                    return False
+                stack.append((item, depth + 1))
+            elif kind is int and not -_MAX_SAFE_INT <= item <= _MAX_SAFE_INT:
+                return False
+    return True
+
+
+def _check_tree(value: Any, depth: int = 0) -> None:
+    """Every nested value is within JSON's safe limits; raises _Unsafe with the path on the way out.
+
+    The body was parsed by orjson, which reads 1024 levels of nesting; but nothing deeper than
+    :data:`MAX_DEPTH` can be written back out (request records, audit digests), and integers past
+    2**53 cannot be canonicalised for the audit log (RFC 8785 numbers are IEEE doubles).
+    """
+    kind = type(value)
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            raise _Unsafe(f"nested deeper than {MAX_DEPTH} levels")
+        for key, item in value.items():
+            try:
+                _check_tree(item, depth + 1)
+            except _Unsafe as exc:
+                exc.path.insert(0, f".{key}")
+                raise
+    elif kind is list:
+        if depth >= MAX_DEPTH:
+            raise _Unsafe(f"nested deeper than {MAX_DEPTH} levels")
+        for i, item in enumerate(value):
+            try:
+                _check_tree(item, depth + 1)
+            except _Unsafe as exc:
+                exc.path.insert(0, f"[{i}]")
+                raise
+    elif kind is int and not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+        raise _Unsafe(f"the integer {value} is beyond ±2**53 (use a string for ids this large)")
+
+
+class _Unsafe(Exception):
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str] = []
 
 
 def _check_params(body: dict[str, Any]) -> dict[str, Any]:
@@ -192,6 +274,13 @@ def parse_chat_body(raw: bytes) -> ChatBody:
         raise RequestError(f"request body is not valid JSON: {exc}") from None
     if type(body) is not dict:
         raise RequestError(f"request body must be a JSON object, got {_type_name(body)}")
+    try:
+        if not _safe_tree(body):
+            _check_tree(body)  # slower, only to say where the problem is
+    except _Unsafe as exc:
+        # The field the client sent, then at most a few levels into it: enough to find it.
+        where = "".join(exc.path[:4]).lstrip(".") + ("..." if len(exc.path) > 4 else "")
+        raise RequestError(f"{where}: {exc.problem}", param=where, code="invalid_value") from None
     unknown = [k for k in body if k not in _KNOWN]
     if unknown:
         raise RequestError(

@@ -5,7 +5,11 @@ few tens of milliseconds of them; the audit entry of every answered decision, ho
 before the answer finishes. At start-up the gateway walks the audit log's tail back to a little
 before the newest stored record and writes a record for every decision that has none: what the
 entry knows (ids, feature, variant, provider, model, versions, user, outcome, status), with the
-timings, tokens and content marked lost rather than invented.
+timings, tokens and content marked lost rather than invented, and the record marked ``recovered``.
+
+Several replicas may share one PostgreSQL: a decision whose real record still waits in another
+replica's queue can look lost from here. The rebuilt record is a stub that the real one replaces
+when it lands (``RecordTable.write_records``), so a real record always wins.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ class _Records(Protocol):
         self, *, feature: str | None = ..., since: float | None = ..., limit: int = ...
     ) -> list[RequestRecord]: ...
     def get_record(self, request_id: str) -> RequestRecord | None: ...
-    def write_records(self, records: Sequence[RequestRecord]) -> None: ...
+    def write_records(self, records: Sequence[RequestRecord]) -> object: ...
 
 
 def _epoch(rfc3339: str) -> float:
@@ -60,7 +64,8 @@ def _record(entry: dict[str, Any]) -> RequestRecord:
         status="ok" if served else "error",
         http_status=entry["http_status"] or (200 if served else 502),
         error_class=None if served else "upstream_error",
-        error_message=RECOVERED_MESSAGE,
+        recovered=True,
+        note=RECOVERED_MESSAGE,
     )
 
 

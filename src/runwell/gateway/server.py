@@ -27,6 +27,8 @@ def serve(
     graceful_s: float = 30.0,
     log_level: str = "info",
     sock: socket.socket | None = None,
+    max_connections: int = 1000,
+    keep_alive_s: float = 5.0,
 ) -> None:
     """Serve until SIGTERM/SIGINT; returns after every record has been flushed."""
     config = uvicorn.Config(
@@ -41,6 +43,10 @@ def serve(
         timeout_graceful_shutdown=math.ceil(graceful_s),
         server_header=False,
         date_header=False,
+        # Connections plus tasks beyond this get 503 at once: a crowd of slow or idle clients
+        # cannot hold the gateway's memory and sockets without bound.
+        limit_concurrency=max_connections,
+        timeout_keep_alive=math.ceil(keep_alive_s),
     )
     server = uvicorn.Server(config)
     # uvicorn re-raises the captured SIGTERM after its graceful shutdown so the process reports

@@ -8,6 +8,23 @@ string; text parts of a message are joined with newlines; ``max_tokens`` or
 request's ``user`` becomes ``metadata.user_id``. Other OpenAI parameters (``seed``,
 ``response_format``, penalties, ...) have no Messages API equivalent and are not sent.
 
+Tools: OpenAI ``tools`` (``{"type": "function", "function": {"name", "description",
+"parameters"}}``) become Messages ``tools`` (``name``, ``description``, ``input_schema``; a function
+without ``parameters`` takes an empty object). ``tool_choice`` maps ``auto`` → ``{"type": "auto"}``,
+``required`` → ``{"type": "any"}``, ``none`` → ``{"type": "none"}`` and a named function →
+``{"type": "tool", "name": ...}``; ``parallel_tool_calls: false`` becomes
+``disable_parallel_tool_use: true`` inside ``tool_choice`` (which is where the Messages API keeps
+it; ``auto`` when no choice was given). An ``assistant`` message with ``tool_calls`` becomes
+``content`` blocks: its text, if any, then one ``tool_use`` block per call, ``input`` parsed from the
+``arguments`` JSON (an empty string is ``{}``). Consecutive ``tool`` messages become one ``user``
+message of ``tool_result`` blocks, and a ``user`` message right after them joins that message as a
+text block after the results, as the API wants them. Answers map back: ``tool_use`` blocks become
+``tool_calls`` (``arguments`` re-serialised as JSON), stop reason ``tool_use`` becomes finish
+``tool_calls``; in a stream, a ``tool_use`` block's start is a first tool-call delta (index: its
+ordinal among the answer's ``tool_use`` blocks; id; name; empty arguments) and each
+``input_json_delta`` an arguments delta. A block that ends without any input streamed sends
+``{}`` as its arguments, so every call's arguments parse as JSON.
+
 Usage: Anthropic counts cache reads and cache writes apart from ``input_tokens``; we report
 ``input_tokens`` as their sum so that, as with OpenAI, ``cached_tokens`` is a part of
 ``input_tokens`` and cost is computed the same way for every provider.
@@ -75,22 +92,43 @@ class AnthropicProvider:
 
     def _messages_body(self, request: ChatRequest) -> dict[str, Any]:
         """The Messages API body for ``request`` (see the module docstring for the mapping)."""
+        name = self.name
         system: list[str] = []
         messages: list[dict[str, Any]] = []
-        for message in request.messages:
+        # The content list of the user message holding tool results, while it is the last one.
+        results: list[dict[str, Any]] | None = None
+        for position, message in enumerate(request.messages):
             role = message.get("role")
-            text = _text(self.name, message.get("content"))
+            if role == "tool":
+                if results is None:
+                    results = []
+                    messages.append({"role": "user", "content": results})
+                results.append(_tool_result(name, message, position))
+                continue
+            text = _text(name, message.get("content"))
             if role in ("system", "developer"):
                 system.append(text)
-            elif role in ("user", "assistant"):
-                messages.append({"role": role, "content": text})
+            elif role == "user":
+                if results is None:
+                    messages.append({"role": "user", "content": text})
+                elif text:
+                    results.append({"type": "text", "text": text})
+            elif role == "assistant":
+                calls = message.get("tool_calls")
+                if calls:
+                    blocks = [{"type": "text", "text": text}] if text else []
+                    blocks += _tool_uses(name, calls, position)
+                    messages.append({"role": "assistant", "content": blocks})
+                else:
+                    messages.append({"role": "assistant", "content": text})
             else:
                 raise ProviderError(
-                    self.name,
-                    f"message role {role!r} cannot be sent to the Messages API; "
-                    "use system, user or assistant messages",
+                    name,
+                    f"messages[{position}]: role {role!r} cannot be sent to the Messages API; "
+                    "use system, developer, user, assistant or tool messages",
                     error_class="invalid_request",
                 )
+            results = None
         params = request.params
         max_tokens = params.get("max_tokens") or params.get("max_completion_tokens")
         body: dict[str, Any] = {
@@ -108,6 +146,12 @@ class AnthropicProvider:
             body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
         if request.user is not None:
             body["metadata"] = {"user_id": request.user}
+        tools = params.get("tools")
+        if tools:
+            body["tools"] = _tools(name, tools)
+        choice = _tool_choice(name, params.get("tool_choice"), params.get("parallel_tool_calls"))
+        if choice is not None:
+            body["tool_choice"] = choice
         return body
 
     async def complete(self, request: ChatRequest, *, timeout: float) -> ChatResult:
@@ -204,7 +248,7 @@ class AnthropicProvider:
 class _StreamState:
     """Folds Messages API stream events into ChatChunks."""
 
-    __slots__ = ("cached_tokens", "finished", "input_tokens", "model", "stopped")
+    __slots__ = ("cached_tokens", "finished", "input_tokens", "inputless", "model", "stopped", "tools")
 
     def __init__(self, model: str) -> None:
         self.model = model
@@ -212,6 +256,8 @@ class _StreamState:
         self.cached_tokens: int | None = None
         self.finished = False
         self.stopped = False
+        self.tools: dict[int, int] = {}  # content block index -> ordinal of its tool call
+        self.inputless: set[int] = set()  # tool_use blocks no input was streamed for (yet)
 
     def apply(self, provider: str, data: bytes) -> ChatChunk | None:
         """Update from one event's data; return the chunk it produces, if any."""
@@ -223,9 +269,36 @@ class _StreamState:
             kind = event.get("type")
             if kind == "content_block_delta":
                 delta = event["delta"]
-                if delta.get("type") == "text_delta":
+                delta_kind = delta.get("type")
+                if delta_kind == "text_delta":
                     return ChatChunk(content=delta["text"], response_model=self.model)
-                return None  # tool input and thinking deltas are not streamed to clients
+                if delta_kind == "input_json_delta":
+                    return self._arguments(event["index"], delta.get("partial_json") or "")
+                return None  # thinking and citation deltas have no chat-completions equivalent
+            if kind == "content_block_start":
+                block = event["content_block"]
+                if block.get("type") != "tool_use":
+                    return None
+                index = event["index"]
+                ordinal = self.tools[index] = len(self.tools)
+                given = block.get("input")
+                if not given:
+                    self.inputless.add(index)
+                start = {
+                    "index": ordinal,
+                    "id": block["id"],
+                    "type": "function",
+                    "function": {
+                        "name": block["name"],
+                        "arguments": orjson.dumps(given).decode() if given else "",
+                    },
+                }
+                return ChatChunk(tool_calls=[start], response_model=self.model)
+            if kind == "content_block_stop":
+                if event["index"] not in self.inputless:
+                    return None
+                # a call with no input streamed: "{}" keeps its arguments valid JSON
+                return self._arguments(event["index"], "{}")
             if kind == "message_start":
                 message = event["message"]
                 self.model = message.get("model") or self.model
@@ -257,9 +330,20 @@ class _StreamState:
                     f"{str(error.get('message', ''))[:300]}",
                     error_class="upstream_stream_error",
                 )
-            return None  # ping, content_block_start/stop, and event types added later
+            return None  # ping, and event types added later
         except (KeyError, TypeError, AttributeError):
             raise malformed(provider, f"unexpected stream event: {data[:80]!r}") from None
+
+    def _arguments(self, block: int, partial_json: str) -> ChatChunk | None:
+        """An arguments delta of the tool call that content block ``block`` holds."""
+        ordinal = self.tools.get(block)
+        if ordinal is None or not partial_json:
+            # server tools (web search, ...) stream their input too, but run upstream, not in
+            # the client; and the API opens each input with an empty piece
+            return None
+        self.inputless.discard(block)
+        call = {"index": ordinal, "function": {"arguments": partial_json}}
+        return ChatChunk(tool_calls=[call], response_model=self.model)
 
 
 def _text(provider: str, content: Any) -> str:
@@ -278,6 +362,101 @@ def _text(provider: str, content: Any) -> str:
             error_class="invalid_request",
         ) from None
     return "\n".join(parts)
+
+
+def _invalid(provider: str, message: str) -> ProviderError:
+    return ProviderError(provider, message, error_class="invalid_request")
+
+
+def _tools(provider: str, tools: Any) -> list[dict[str, Any]]:
+    """OpenAI function tools as Messages API tools."""
+    mapped: list[dict[str, Any]] = []
+    try:
+        for tool in tools:
+            if tool.get("type") != "function":
+                raise ValueError
+            function = tool["function"]
+            entry: dict[str, Any] = {
+                "name": function["name"],
+                "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
+            }
+            if function.get("description"):
+                entry["description"] = function["description"]
+            mapped.append(entry)
+    except (TypeError, KeyError, AttributeError, ValueError):
+        raise _invalid(
+            provider,
+            f"tools[{len(mapped)}] cannot be sent to the Messages API: each tool must be "
+            '{"type": "function", "function": {"name": ..., "parameters": {...}}}',
+        ) from None
+    return mapped
+
+
+def _tool_choice(provider: str, choice: Any, parallel: Any) -> dict[str, Any] | None:
+    """OpenAI ``tool_choice`` and ``parallel_tool_calls`` as one Messages ``tool_choice``."""
+    if choice is None:
+        mapped: dict[str, Any] | None = {"type": "auto"} if parallel is False else None
+    elif choice == "auto":
+        mapped = {"type": "auto"}
+    elif choice == "required":
+        mapped = {"type": "any"}
+    elif choice == "none":
+        return {"type": "none"}  # takes no disable_parallel_tool_use: no call is made at all
+    elif isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        name = choice["function"].get("name")
+        if not isinstance(name, str) or not name:
+            raise _invalid(provider, "tool_choice.function.name must name one of the tools")
+        mapped = {"type": "tool", "name": name}
+    else:
+        raise _invalid(
+            provider,
+            f"tool_choice {choice!r} cannot be sent to the Messages API; use 'auto', 'required', "
+            '\'none\' or {"type": "function", "function": {"name": ...}}',
+        )
+    if parallel is False and mapped is not None:
+        mapped["disable_parallel_tool_use"] = True
+    return mapped
+
+
+def _tool_uses(provider: str, calls: Any, position: int) -> list[dict[str, Any]]:
+    """An assistant message's OpenAI ``tool_calls`` as ``tool_use`` blocks."""
+    if not isinstance(calls, list):
+        raise _invalid(provider, f"messages[{position}].tool_calls must be a list of tool calls")
+    blocks: list[dict[str, Any]] = []
+    for i, call in enumerate(calls):
+        where = f"messages[{position}].tool_calls[{i}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not call.get("id") or not function.get("name"):
+            raise _invalid(provider, f"{where} needs an id and a function with a name and arguments")
+        arguments = function.get("arguments") or "{}"
+        try:
+            parsed = orjson.loads(arguments)
+        except (orjson.JSONDecodeError, TypeError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise _invalid(
+                provider,
+                f"{where}.function.arguments is not a JSON object ({str(arguments)[:80]!r}); "
+                "send the arguments the model produced, unchanged",
+            )
+        blocks.append({"type": "tool_use", "id": call["id"], "name": function["name"], "input": parsed})
+    return blocks
+
+
+def _tool_result(provider: str, message: dict[str, Any], position: int) -> dict[str, Any]:
+    """A ``tool`` message as a ``tool_result`` block."""
+    call_id = message.get("tool_call_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise _invalid(
+            provider,
+            f"messages[{position}] (role 'tool') has no tool_call_id; set it to the id of the "
+            "tool call it answers",
+        )
+    return {
+        "type": "tool_result",
+        "tool_use_id": call_id,
+        "content": _text(provider, message.get("content")),
+    }
 
 
 def _usage(usage: dict[str, Any]) -> Usage:

@@ -4,6 +4,9 @@ Messages and parameters use OpenAI's chat-completions vocabulary on both sides o
 each adapter maps to and from its own wire format. A provider raises
 :class:`runwell.errors.ProviderError` (or ``ProviderTimeout``) for every upstream failure, never
 a bare exception, so the gateway can always answer 502/504 naming the provider and cause.
+A provider that cannot honour a request at all (``tools`` sent to a model that cannot call them)
+raises ``ProviderError`` with ``error_class="unsupported_request"`` before any work, never drops
+the part it cannot do; the gateway answers that with a 400.
 """
 
 from __future__ import annotations
@@ -41,24 +44,41 @@ class Usage:
 
 @dataclass(slots=True)
 class ChatResult:
-    """A whole (non-streamed) completion."""
+    """A whole (non-streamed) completion.
+
+    ``tool_calls`` is OpenAI's ``message.tool_calls`` list (``id``, ``type: "function"``,
+    ``function.name``, ``function.arguments`` as a JSON string), or None when the model called no
+    tool; ``content`` is then often None. ``logprobs`` is the upstream choice's ``logprobs`` object
+    as it came (OpenAI shape: ``{"content": [{"token", "logprob", "bytes", "top_logprobs"}, ...]}``),
+    or None when the upstream sent none.
+    """
 
     content: str | None
     finish_reason: str | None
     usage: Usage
     response_model: str
     tool_calls: list[dict[str, Any]] | None = None
+    logprobs: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
 class ChatChunk:
     """One streamed piece. The last chunk carries ``finish_reason``; ``usage`` may come on any
-    chunk (usually the last) and, when several carry it, the latest wins."""
+    chunk (usually the last) and, when several carry it, the latest wins.
+
+    ``tool_calls`` holds OpenAI streaming tool-call deltas, forwarded to clients as
+    ``delta.tool_calls``: ``{"index": i, "id": ..., "type": "function", "function": {"name": ...,
+    "arguments": ""}}`` opens call ``i`` and later deltas ``{"index": i, "function": {"arguments":
+    "<more json>"}}`` extend its arguments; parallel calls have distinct indices. ``logprobs`` is
+    the chunk's choice ``logprobs`` object as the upstream sent it, or None.
+    """
 
     content: str | None = None
     finish_reason: str | None = None
     usage: Usage | None = None
     response_model: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    logprobs: dict[str, Any] | None = None
 
 
 @runtime_checkable

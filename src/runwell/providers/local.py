@@ -8,6 +8,12 @@ llama.cpp calls block, so they run on this provider's own worker threads (as man
 has parallel slots), never on the event loop. Both ``complete`` and ``stream`` drive llama.cpp in
 streaming mode: its per-token callback lets us stop generating as soon as the caller gives up
 (timeout, client gone), which frees the model's slot at once instead of after ``max_tokens``.
+
+Tool calling is refused: a 135M-parameter model does not produce tool calls (asked with
+``tools``, it answers prose), so a request with ``tools`` fails with ``unsupported_request``
+before the model is touched rather than answering as if no tool existed. ``logprobs`` work:
+llama.cpp sends them on each chunk (OpenAI shape), streams forward them and a whole answer
+joins their ``content`` lists.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class LocalProvider:
 
     async def complete(self, request: ChatRequest, *, timeout: float) -> ChatResult:
         """The whole answer; ``timeout`` also covers loading the model on the first call."""
+        self._refuse_tools(request)
         collected = _Collected()
         cancel = threading.Event()
         self._active.add(cancel)
@@ -83,10 +90,12 @@ class LocalProvider:
             finish_reason=collected.finish_reason,
             usage=collected.usage or Usage(),
             response_model=request.model,
+            logprobs={"content": collected.logprobs} if collected.logprobs is not None else None,
         )
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[ChatChunk]:
         """Chunks as the model produces them; ``timeout`` bounds each wait."""
+        self._refuse_tools(request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         cancel = threading.Event()
@@ -157,6 +166,16 @@ class LocalProvider:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
+    def _refuse_tools(self, request: ChatRequest) -> None:
+        if request.params.get("tools"):
+            raise ProviderError(
+                self.name,
+                "tools are not supported by the local provider (SmolLM2 cannot produce tool calls); "
+                "remove 'tools' from the request or route this feature to a provider that supports "
+                "them (openai, anthropic, sim)",
+                error_class="unsupported_request",
+            )
+
     def _executor(self) -> ThreadPoolExecutor:
         pool = self._pool
         if pool is None:
@@ -212,13 +231,14 @@ class LocalProvider:
 class _Collected:
     """What a whole completion gathers from the stream callback (on the worker thread)."""
 
-    __slots__ = ("error", "finish_reason", "parts", "usage")
+    __slots__ = ("error", "finish_reason", "logprobs", "parts", "usage")
 
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.error: Any = None
+        self.logprobs: list[Any] | None = None
 
     def __call__(self, chunk: dict[str, Any]) -> None:
         if "error" in chunk:
@@ -228,6 +248,11 @@ class _Collected:
             content = (choice.get("delta") or {}).get("content")
             if content:
                 self.parts.append(content)
+            logprobs = choice.get("logprobs")
+            if logprobs:
+                if self.logprobs is None:
+                    self.logprobs = []
+                self.logprobs.extend(logprobs.get("content") or ())
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         if chunk.get("usage"):
@@ -255,14 +280,15 @@ def _body(request: ChatRequest) -> dict[str, Any]:
 
 
 def _chunk(item: dict[str, Any], model: str) -> ChatChunk | None:
-    content = finish = None
+    content = finish = logprobs = None
     choices = item.get("choices")
     if choices:
         choice = choices[0]
         content = (choice.get("delta") or {}).get("content")
         finish = choice.get("finish_reason")
+        logprobs = choice.get("logprobs")
     usage = item.get("usage")
-    if content is None and finish is None and not usage:
+    if content is None and finish is None and not usage and not logprobs:
         return None
     # llama.cpp names the GGUF path as the model; callers expect the name they asked for.
     return ChatChunk(
@@ -270,6 +296,7 @@ def _chunk(item: dict[str, Any], model: str) -> ChatChunk | None:
         finish_reason=finish,
         usage=_usage(usage) if usage else None,
         response_model=model,
+        logprobs=logprobs,
     )
 
 

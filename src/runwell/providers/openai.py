@@ -4,6 +4,13 @@ server, Azure, ...).
 This is the gateway's hot path, so a call does only what it must: build one dict, ``orjson``
 it, one POST on a pooled connection, ``orjson.loads`` the answer and pick the fields. No
 validation models, no logging per request: failures travel as ``ProviderError``.
+
+Our side of the seam speaks this API already, so ``tools``, ``tool_choice``,
+``parallel_tool_calls``, ``logprobs``/``top_logprobs`` and tool messages (an ``assistant`` message
+with ``tool_calls``, ``tool`` messages with ``tool_call_id``) go out unchanged, and a choice's
+``tool_calls`` and ``logprobs`` come back unchanged, whole or as stream deltas. The one repair:
+a streamed tool-call delta without ``index`` (some compatible servers omit it) gets its position
+in the list, since clients assemble parallel calls by that index.
 """
 
 from __future__ import annotations
@@ -89,6 +96,7 @@ class OpenAIProvider:
                 usage=_usage(usage) if usage else Usage(),
                 response_model=data.get("model") or request.model,
                 tool_calls=message.get("tool_calls"),
+                logprobs=choice.get("logprobs"),
             )
         except (KeyError, IndexError, TypeError, AttributeError):
             raise malformed(self.name, "no choices[0].message in the answer") from None
@@ -179,25 +187,38 @@ def _chunk(provider: str, data: bytes, model: str) -> ChatChunk | None:
                 f"upstream reported an error mid-stream: {str(message)[:300]}",
                 error_class="upstream_stream_error",
             )
-        content = finish = None
+        content = finish = tool_calls = logprobs = None
         choices = obj.get("choices")
         if choices:
             choice = choices[0]
             delta = choice.get("delta")
             if delta:
                 content = delta.get("content")
+                tool_calls = delta.get("tool_calls")
+                if tool_calls:
+                    _index_calls(tool_calls)
             finish = choice.get("finish_reason")
+            logprobs = choice.get("logprobs")
         usage = obj.get("usage")
-        if content is None and finish is None and not usage:
+        if content is None and finish is None and not usage and not tool_calls and not logprobs:
             return None  # the role-only opening chunk, keep-alives
         return ChatChunk(
             content=content,
             finish_reason=finish,
             usage=_usage(usage) if usage else None,
             response_model=obj.get("model") or model,
+            tool_calls=tool_calls or None,
+            logprobs=logprobs,
         )
     except (AttributeError, TypeError, IndexError):
         raise malformed(provider, f"unexpected stream event: {data[:80]!r}") from None
+
+
+def _index_calls(tool_calls: list[dict[str, Any]]) -> None:
+    """Give each delta without ``index`` its position in the list (see the module docstring)."""
+    for position, call in enumerate(tool_calls):
+        if "index" not in call:
+            call["index"] = position
 
 
 def _cut(provider: str, url: str) -> ProviderError:

@@ -8,6 +8,14 @@ Answers by ``mode``:
   holding exactly what the provider received (compact ``orjson`` encoding, keys in that order),
   so a test can ``orjson.loads(result.content)`` and check the prompt template, the parameters
   and the variant's model that reached the provider.
+- ``tool``: when the request offers ``tools`` (and ``tool_choice`` is not ``"none"``), calls the
+  functions of ``config.tool_calls``, all in parallel (only the first when
+  ``parallel_tool_calls`` is false): content None, finish reason ``tool_calls``, ids
+  ``call_sim_<n>`` counting up from 1 per provider. A stream opens each call with one delta (index,
+  id, name, empty arguments), then sends its arguments in pieces of :data:`ARGUMENT_PIECE`
+  characters. When the conversation ends with tool results (``tool`` messages), the answer is the
+  text ``Tool results: <content>; <content>`` quoting them, so a round trip is visible; without
+  ``tools`` it answers as ``text`` does.
 
 Per-input answers (eval tests and drills): when the last user message is a key of
 ``config.answers`` (or, failing that, contains one: the longest wins), the answer is its value
@@ -26,7 +34,8 @@ fault that outlasts the caller's ``timeout`` waits exactly ``timeout`` and raise
 Randomness comes from ``random.Random(config.seed)`` owned by the instance, so a seeded provider
 gives the same sequence of faults and latencies for the same sequence of calls.
 
-Usage counts whitespace-separated words: all message contents for input, the answer for output.
+Usage counts whitespace-separated words: all message contents for input, the answer (or the tool
+calls' names and arguments) for output.
 Streams send the answer in word pieces (each with its leading whitespace, so joining the pieces
 gives the answer back), paced at ``tokens_per_second`` when set, then a last chunk with the
 finish reason and the usage.
@@ -41,6 +50,7 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import orjson
 
@@ -48,7 +58,10 @@ from runwell.errors import ConfigError, ProviderError, ProviderTimeout
 from runwell.providers.base import ChatChunk, ChatRequest, ChatResult, Usage
 from runwell.spec.providers import SimProviderConfig
 
-__all__ = ["SimProvider"]
+__all__ = ["ARGUMENT_PIECE", "SimProvider"]
+
+ARGUMENT_PIECE = 8
+"""Characters of a tool call's arguments per streamed delta (a call's arguments span several)."""
 
 _PIECES = re.compile(r"\s*\S+|\s+")
 _Z99 = 2.3263478740408408  # standard normal quantile at 0.99: p99 = median * exp(_Z99 * sigma)
@@ -68,12 +81,26 @@ class SimProvider:
     ) -> None:
         if config.mode == "script" and not config.script:
             raise ConfigError(f"sim provider {name!r}: mode 'script' needs a non-empty script list")
+        if config.mode == "tool" and not config.tool_calls:
+            raise ConfigError(
+                f"sim provider {name!r}: mode 'tool' needs a non-empty tool_calls list "
+                "(e.g. tool_calls: [{name: get_weather, arguments: {city: Paris}}])"
+            )
         self.name = name
         self._config = config
         self._clock = clock
         self._started = clock()
         self._random = random.Random(config.seed)
         self._turn = 0
+        self._call_ids = 0
+        # (name, arguments as JSON text), serialised once rather than on every call
+        self._scripted = [
+            (
+                call.name,
+                call.arguments if isinstance(call.arguments, str) else orjson.dumps(call.arguments).decode(),
+            )
+            for call in config.tool_calls
+        ]
         latency = config.latency_ms
         # lognormal fitted to the median (p50) and the 99th percentile
         self._mu = math.log(latency.p50 / 1000) if latency.p50 > 0 else None
@@ -85,6 +112,15 @@ class SimProvider:
         fault = self._begin(streaming=False)
         await self._wait(self._latency(fault), timeout)
         self._raise_fault(fault)
+        calls = None if fault == "empty" else self._calls(request)
+        if calls:
+            return ChatResult(
+                content=None,
+                finish_reason="tool_calls",
+                usage=_usage(request, _calls_text(calls)),
+                response_model=request.model,
+                tool_calls=calls,
+            )
         content = "" if fault == "empty" else self._answer(request)
         return ChatResult(
             content=content,
@@ -94,27 +130,35 @@ class SimProvider:
         )
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[ChatChunk]:
-        """Stream the answer word by word; ``timeout`` bounds every wait between chunks."""
+        """Stream the answer word by word (tool calls delta by delta); ``timeout`` bounds every
+        wait between chunks."""
         fault = self._begin(streaming=True)
         await self._wait(self._latency(fault), timeout)
         self._raise_fault(fault)
-        content = "" if fault == "empty" else self._answer(request)
-        pieces = _PIECES.findall(content)
+        model = request.model
+        calls = None if fault == "empty" else self._calls(request)
+        if calls:
+            chunks = [ChatChunk(tool_calls=[delta], response_model=model) for delta in _deltas(calls)]
+            finish, output = "tool_calls", _calls_text(calls)
+        else:
+            output = "" if fault == "empty" else self._answer(request)
+            chunks = [ChatChunk(content=piece, response_model=model) for piece in _PIECES.findall(output)]
+            finish = "stop"
         if fault == "cut":
-            pieces = pieces[: len(pieces) // 2]
+            chunks = chunks[: len(chunks) // 2]
         tps = self._config.tokens_per_second
         gap = 1.0 / tps if tps else 0.0
-        for i, piece in enumerate(pieces):
+        for i, chunk in enumerate(chunks):
             if i and gap:
                 await self._wait(gap, timeout)
-            yield ChatChunk(content=piece, response_model=request.model)
+            yield chunk
         if fault == "cut":
             raise ProviderError(
                 self.name,
                 "simulated stream cut before the answer finished",
                 error_class="stream_cut",
             )
-        yield ChatChunk(finish_reason="stop", usage=_usage(request, content), response_model=request.model)
+        yield ChatChunk(finish_reason=finish, usage=_usage(request, output), response_model=model)
 
     async def probe(self) -> None:
         """Fails only inside an outage window."""
@@ -186,8 +230,31 @@ class SimProvider:
         if seconds > 0:
             await asyncio.sleep(seconds)
 
+    def _calls(self, request: ChatRequest) -> list[dict[str, Any]] | None:
+        """The tool calls that answer ``request`` in mode ``tool``, else None (answer text)."""
+        c = self._config
+        params = request.params
+        if (
+            c.mode != "tool"
+            or not params.get("tools")
+            or params.get("tool_choice") == "none"
+            or _tool_results(request) is not None
+        ):
+            return None
+        scripted = self._scripted if params.get("parallel_tool_calls") is not False else self._scripted[:1]
+        calls: list[dict[str, Any]] = []
+        for name, arguments in scripted:
+            self._call_ids += 1
+            function = {"name": name, "arguments": arguments}
+            calls.append({"id": f"call_sim_{self._call_ids}", "type": "function", "function": function})
+        return calls
+
     def _answer(self, request: ChatRequest) -> str:
         c = self._config
+        if c.mode == "tool":
+            results = _tool_results(request)
+            if results is not None:
+                return "Tool results: " + "; ".join(results)
         if c.answers:
             text = _last_user_text(request)
             key = text if text in c.answers else self._contained_key(text)
@@ -229,6 +296,45 @@ def _last_user_text(request: ChatRequest) -> str:
             content = message.get("content")
             return content if isinstance(content, str) else ""
     return ""
+
+
+def _tool_results(request: ChatRequest) -> list[str] | None:
+    """The contents of the ``tool`` messages that end the conversation, or None if none do."""
+    results: list[str] = []
+    for message in reversed(request.messages):
+        if message.get("role") != "tool":
+            break
+        content = message.get("content")
+        if isinstance(content, list):
+            content = " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+        results.append(content if isinstance(content, str) else "")
+    return results[::-1] if results else None
+
+
+def _deltas(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Whole tool calls as OpenAI stream deltas: one opening delta per call, then its arguments."""
+    deltas: list[dict[str, Any]] = []
+    for index, call in enumerate(calls):
+        function = call["function"]
+        deltas.append(
+            {
+                "index": index,
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": function["name"], "arguments": ""},
+            }
+        )
+        arguments = function["arguments"]
+        deltas += [
+            {"index": index, "function": {"arguments": arguments[at : at + ARGUMENT_PIECE]}}
+            for at in range(0, len(arguments), ARGUMENT_PIECE)
+        ]
+    return deltas
+
+
+def _calls_text(calls: list[dict[str, Any]]) -> str:
+    """What usage counts as the output of tool calls: their names and arguments."""
+    return " ".join(f"{c['function']['name']} {c['function']['arguments']}" for c in calls)
 
 
 def _usage(request: ChatRequest, content: str) -> Usage:

@@ -6,7 +6,7 @@ spec with ``kind: nope`` fails with one clear message listing the known kinds.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -18,6 +18,7 @@ __all__ = [
     "OutageWindow",
     "ProviderConfig",
     "SimProviderConfig",
+    "SimToolCall",
 ]
 
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -99,11 +100,21 @@ class OutageWindow(_Strict):
     status: int = Field(503, ge=400, le=599)
 
 
+class SimToolCall(_Strict):
+    """One tool call the sim makes in ``mode: tool``."""
+
+    name: str = Field(min_length=1, description="the function to call")
+    arguments: dict[str, Any] | str = Field(
+        default_factory=dict,
+        description="the call's arguments; a string is sent as-is (to drill a model's bad JSON)",
+    )
+
+
 class SimProviderConfig(_Strict):
     """A scripted model for tests and drills."""
 
     kind: Literal["sim"]
-    mode: Literal["echo", "text", "script"] = "text"
+    mode: Literal["echo", "text", "script", "tool"] = "text"
     text: str = "This is a simulated answer."
     script: list[str] = Field(default_factory=list, description="answers, cycled (mode: script)")
     seed: int | None = None
@@ -124,6 +135,10 @@ class SimProviderConfig(_Strict):
         0.0, ge=0, le=1, description="fraction of `answers` inputs answered with wrong_text instead"
     )
     wrong_text: str = Field("I do not know.", description="the answer for a wrong_rate input")
+    tool_calls: list[SimToolCall] = Field(
+        default_factory=list,
+        description="the calls made when a request offers tools (mode: tool), in parallel",
+    )
 
 
 ProviderConfig = Annotated[

@@ -1,35 +1,35 @@
-"""runwell.store: request records and API keys, in SQLite (default) or PostgreSQL.
+"""runwell.store: the one database layer (SQLite by default, PostgreSQL at scale) and its tables.
 
-Open one with :func:`open_store`; every backend implements :class:`RecordStore`.
+:class:`Database` owns URLs, dialects, pooled connections, transactions, error mapping and
+migrations; request records and API keys (:class:`Store`), the audit log, eval runs and the
+run-time state are table code on top of it. Open the project's store with :func:`open_store`.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-from runwell.store.base import ApiKey, RecordStore
+from runwell.store._db import Database, Tx
+from runwell.store._keys import ApiKey, hash_secret, new_key
+from runwell.store._records import MIN_PREFIX_LEN, WriteReport, record_from_row, record_to_row
+from runwell.store._store import RecordStore, Store, open_store
+from runwell.store._url import DEFAULT_DB, DatabaseURL, mask_url, parse_url, resolve_sqlite_path
 from runwell.store.migrations import MIGRATIONS, Migration
-from runwell.store.sqlite import SQLiteStore
-from runwell.store.url import open_store
-
-if TYPE_CHECKING:
-    from runwell.store.postgres import PostgresStore
 
 __all__ = [
+    "DEFAULT_DB",
     "MIGRATIONS",
+    "MIN_PREFIX_LEN",
     "ApiKey",
+    "Database",
+    "DatabaseURL",
     "Migration",
-    "PostgresStore",
     "RecordStore",
-    "SQLiteStore",
+    "Store",
+    "Tx",
+    "WriteReport",
+    "hash_secret",
+    "mask_url",
+    "new_key",
     "open_store",
+    "parse_url",
+    "record_from_row",
+    "record_to_row",
+    "resolve_sqlite_path",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # PostgresStore is loaded on first use so importing the package never loads libpq.
-    if name == "PostgresStore":
-        from runwell.store.postgres import PostgresStore
-
-        return PostgresStore
-    raise AttributeError(f"module 'runwell.store' has no attribute {name!r}")

@@ -1,8 +1,10 @@
 """Numbered, named schema migrations for both store backends.
 
-Each store applies the migrations its database has not seen yet, in order, in one transaction,
-when it opens, and records each in ``runwell_migrations(number, name, applied_at)``. Opening is
-therefore idempotent, and an existing database is upgraded by exactly the new entries.
+:meth:`runwell.store.Database.open` applies the migrations a database has not seen yet, in order,
+in one transaction, and records each in ``runwell_migrations(number, name, applied_at)``. Opening is
+therefore idempotent, and an existing database is upgraded by exactly the new entries. Every table
+runwell keeps is created here (records, keys, the audit log, eval runs, run-time state), so one
+database layer owns the whole schema.
 
 Adding a migration is a one-entry change: append ``Migration(next number, "what_it_adds",
 sqlite_sql, postgres_sql)`` to :data:`MIGRATIONS`. Never edit or renumber an entry that has
@@ -12,17 +14,15 @@ shipped: databases in the field have already recorded it by number and name.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
-from runwell.audit.schema import POSTGRES_DDL as AUDIT_POSTGRES_DDL
-from runwell.audit.schema import SQLITE_DDL as AUDIT_SQLITE_DDL
 from runwell.errors import StoreError
 
 __all__ = [
     "MIGRATIONS",
-    "MIGRATIONS_TABLE_POSTGRES",
-    "MIGRATIONS_TABLE_SQLITE",
+    "MIGRATIONS_TABLE",
     "POSTGRES_LOCK_KEY",
     "Migration",
     "pending_migrations",
@@ -39,8 +39,12 @@ class Migration:
     sqlite_sql: str
     postgres_sql: str
 
+    def sql(self, dialect: str) -> str:
+        """The migration's script for ``dialect`` (``sqlite`` or ``postgresql``)."""
+        return self.sqlite_sql if dialect == "sqlite" else self.postgres_sql
 
-MIGRATIONS_TABLE_SQLITE = """
+
+_MIGRATIONS_TABLE_SQLITE = """
 CREATE TABLE IF NOT EXISTS runwell_migrations (
     number INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -48,13 +52,18 @@ CREATE TABLE IF NOT EXISTS runwell_migrations (
 )
 """
 
-MIGRATIONS_TABLE_POSTGRES = """
+_MIGRATIONS_TABLE_POSTGRES = """
 CREATE TABLE IF NOT EXISTS runwell_migrations (
     number INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
     applied_at DOUBLE PRECISION NOT NULL
 )
 """
+
+MIGRATIONS_TABLE: Mapping[str, str] = MappingProxyType(
+    {"sqlite": _MIGRATIONS_TABLE_SQLITE, "postgresql": _MIGRATIONS_TABLE_POSTGRES}
+)
+"""The table that records applied migrations, by dialect."""
 
 POSTGRES_LOCK_KEY = int.from_bytes(b"runwell", "big")
 """``pg_advisory_xact_lock`` key serialising concurrent openers (replicas starting together)."""
@@ -157,6 +166,69 @@ CREATE TABLE health (
 );
 """
 
+
+# The audit log (runwell.audit): one row per leaf, every signed checkpoint; both append-only.
+_M3_AUDIT_SQLITE = """
+CREATE TABLE IF NOT EXISTS audit_entries (
+    idx INTEGER PRIMARY KEY,
+    leaf BLOB NOT NULL,
+    leaf_hash BLOB NOT NULL,
+    request_id TEXT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_entries_request_id
+    ON audit_entries (request_id) WHERE request_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_entries_no_update BEFORE UPDATE ON audit_entries
+BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_entries_no_delete BEFORE DELETE ON audit_entries
+BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+"""
+
+_M3_AUDIT_POSTGRES = """
+CREATE TABLE IF NOT EXISTS audit_entries (
+    idx BIGINT PRIMARY KEY,
+    leaf BYTEA NOT NULL,
+    leaf_hash BYTEA NOT NULL,
+    request_id TEXT NULL,
+    created_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_entries_request_id
+    ON audit_entries (request_id) WHERE request_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    size BIGINT PRIMARY KEY,
+    root BYTEA NOT NULL,
+    note TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL
+);
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only (% refused)', TG_TABLE_NAME, TG_OP;
+END
+$$;
+CREATE OR REPLACE TRIGGER audit_entries_append_only
+    BEFORE UPDATE OR DELETE ON audit_entries
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE OR REPLACE TRIGGER audit_entries_no_truncate
+    BEFORE TRUNCATE ON audit_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE OR REPLACE TRIGGER audit_checkpoints_append_only
+    BEFORE UPDATE OR DELETE ON audit_checkpoints
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE OR REPLACE TRIGGER audit_checkpoints_no_truncate
+    BEFORE TRUNCATE ON audit_checkpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+"""
+
 # Eval runs (runwell.evals.runstore): one row per run, one per (case, repeat) as it completes.
 # ``scores`` is the JSON list of each scorer's score; ``score``/``passed`` their combination.
 _M4_EVAL_RUNS = """
@@ -207,7 +279,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE requests ADD COLUMN provider_kind TEXT;",
         "ALTER TABLE requests ADD COLUMN provider_kind TEXT;",
     ),
-    Migration(3, "audit_log", AUDIT_SQLITE_DDL, AUDIT_POSTGRES_DDL),
+    Migration(3, "audit_log", _M3_AUDIT_SQLITE, _M3_AUDIT_POSTGRES),
     Migration(
         4,
         "eval_runs",
@@ -219,6 +291,24 @@ MIGRATIONS: tuple[Migration, ...] = (
         "request_parent_span_id",
         "ALTER TABLE requests ADD COLUMN parent_span_id TEXT;",
         "ALTER TABLE requests ADD COLUMN parent_span_id TEXT;",
+    ),
+    # ``recovered``: a record rebuilt from the audit log after an unclean shutdown; the real record,
+    # when it arrives from another replica's queue, replaces it (see runwell.store._records).
+    # ``note``: what runwell had to do with a record (content not storable, rebuilt, ...).
+    Migration(
+        6,
+        "request_recovered_and_note",
+        "ALTER TABLE requests ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0;\n"
+        "ALTER TABLE requests ADD COLUMN note TEXT;",
+        "ALTER TABLE requests ADD COLUMN recovered BOOLEAN NOT NULL DEFAULT FALSE;\n"
+        "ALTER TABLE requests ADD COLUMN note TEXT;",
+    ),
+    # The tool calls a model answered with (OpenAI's shape, JSON text): part of the completion.
+    Migration(
+        7,
+        "request_tool_calls",
+        "ALTER TABLE requests ADD COLUMN tool_calls TEXT;",
+        "ALTER TABLE requests ADD COLUMN tool_calls TEXT;",
     ),
 )
 """Every migration, in order. Append new ones here (see the module docstring)."""

@@ -12,12 +12,15 @@ __all__ = ["RECORD_FIELDS", "RequestRecord"]
 class RequestRecord:
     """Everything runwell keeps about one request.
 
-    Times are Unix epoch seconds (``started_at``) and milliseconds (durations). ``cost_usd`` is
-    ``None`` when the model has no price (``priced`` is then ``False``): unpriced is never $0.
-    ``prompt``/``completion`` are ``None`` when content capture is off for the feature.
-    ``provider`` is the provider's name in the spec, ``provider_kind`` its adapter (``openai``,
-    ``anthropic``, ``local``, ``sim``). ``status`` is ``"ok"`` or ``"error"``; ``http_status`` is
-    what the client received.
+        Times are Unix epoch seconds (``started_at``) and milliseconds (durations). ``cost_usd`` is
+        ``None`` when the model has no price (``priced`` is then ``False``): unpriced is never $0.
+        ``prompt``/``completion`` are ``None`` when content capture is off for the feature.
+        ``provider`` is the provider's name in the spec, ``provider_kind`` its adapter (``openai``,
+        ``anthropic``, ``local``, ``sim``). ``status`` is ``"ok"`` or ``"error"``; ``http_status`` is
+        what the client received. ``recovered`` marks a record rebuilt from the audit log after an
+        unclean shutdown; ``note`` says what runwell had to do with the record (content it could not
+        store, a rebuild), ``None`` when nothing. ``tool_calls`` holds the tool calls the model answered with
+    (OpenAI's shape), captured like the completion.
     """
 
     request_id: str
@@ -49,6 +52,9 @@ class RequestRecord:
     prompt: list[dict[str, Any]] | None = None
     completion: str | None = None
     parent_span_id: str | None = None
+    recovered: bool = False
+    note: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of every field (for JSON output)."""

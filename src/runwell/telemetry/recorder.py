@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from runwell.store.base import RecordStore
+from runwell.store import RecordStore
 from runwell.telemetry.metrics import Metrics
 from runwell.telemetry.record import RequestRecord
 
@@ -50,14 +50,31 @@ class Sink(Protocol):
 
 
 class StoreSink:
-    """Writes batches to a record store (which it borrows: closing the sink leaves the store open)."""
+    """Writes batches to a record store (which it borrows: closing the sink leaves the store open).
 
-    def __init__(self, store: RecordStore) -> None:
+    A record the store refuses even without its content (see ``RecordTable.write_records``) is
+    counted as dropped (``reason="unwritable"``) and logged with its id; it never holds up the
+    records behind it.
+    """
+
+    def __init__(self, store: RecordStore, *, metrics: Metrics | None = None) -> None:
         self.store = store
+        self._metrics = metrics
 
     def write(self, batch: list[RequestRecord]) -> None:
         """One transaction per batch; request ids already stored are skipped."""
-        self.store.write_records(batch)
+        report = self.store.write_records(batch)
+        if report.stripped:
+            _log.warning(
+                "stored %d request records without their content (see their note): %s",
+                len(report.stripped),
+                ", ".join(report.stripped[:10]),
+            )
+        if report.rejected:
+            for request_id, reason in report.rejected:
+                _log.error("request record %s could not be stored and was dropped: %s", request_id, reason)
+            if self._metrics is not None:
+                self._metrics.record_dropped(len(report.rejected), sink="StoreSink", reason="unwritable")
 
     def close(self) -> None:
         """Nothing to do: whoever opened the store closes it (the gateway also uses it for keys)."""
@@ -91,6 +108,7 @@ class _SinkState:
     written_through: int = 0  # every record with a sequence number <= this is written or dropped
     failures: int = 0  # consecutive
     retry_at: float = 0.0
+    failing_since: float | None = None  # monotonic time of the first of the current failures
 
 
 class Recorder:
@@ -193,6 +211,11 @@ class Recorder:
     def failing_sinks(self) -> list[str]:
         """Sinks whose last write failed and that hold batches for a retry (empty when healthy)."""
         return [s.name for s in self._states if s.failures]
+
+    def failing_for(self) -> float:
+        """Seconds the longest-failing sink has been failing (0.0 when every sink is healthy)."""
+        since = [s.failing_since for s in self._states if s.failing_since is not None]
+        return time.monotonic() - min(since) if since else 0.0
 
     @property
     def running(self) -> bool:
@@ -340,6 +363,8 @@ class Recorder:
                 state.sink.write(batch)
             except Exception as exc:  # any sink bug or outage: keep the batch, retry later
                 state.failures += 1
+                if state.failing_since is None:
+                    state.failing_since = time.monotonic()
                 delay = min(self._retry_max_s, self._retry_initial_s * 2 ** (state.failures - 1))
                 state.retry_at = time.monotonic() + delay
                 message = (
@@ -360,6 +385,7 @@ class Recorder:
                     "recorder sink %s recovered after %d failed attempts", state.name, state.failures
                 )
                 state.failures = 0
+                state.failing_since = None
 
     def _give_up(self) -> None:
         for state in self._states:

@@ -18,11 +18,28 @@ model                 behaviour
 ``mock-incomplete``   200 JSON without ``choices`` / ``content``
 ``mock-stream-error`` streams one piece, then the API's in-stream error object / ``error`` event
 ``mock-echo``         answers the last user message's text
+``mock-tools``        with ``tools`` in the request, calls tools instead of answering (see below)
+``mock-logprobs``     OpenAI: with ``"logprobs": true``, each word of the answer is a token with a
+                      ``logprobs`` entry (``top_logprobs`` alternatives when asked), whole or in
+                      each stream chunk
 anything else         answers :data:`DEFAULT_ANSWER`
 ====================  ==========================================================================
 
+``mock-tools`` answers in each API's real tool-calling format: OpenAI ``message.tool_calls``, or
+``delta.tool_calls`` deltas whose arguments are split across chunks (finish ``tool_calls``);
+Anthropic a text block then ``tool_use`` blocks, or ``content_block_start`` /
+``input_json_delta`` / ``content_block_stop`` events (stop reason ``tool_use``). It makes two
+parallel calls of the first two tools offered (the only one twice when there is one), with ids
+``call_mock_<i>`` / ``toolu_mock_<i>`` and arguments ``{"query": <last user text>, "call": <i>}``;
+one call when ``tool_choice`` names a tool (that one) or parallel calls are disabled
+(``parallel_tool_calls: false`` / ``disable_parallel_tool_use``); none, answering text, when
+``tool_choice`` is ``none``. When the conversation ends with tool results (OpenAI ``tool``
+messages, Anthropic ``tool_result`` blocks) it answers ``Tool results: <result>; <result>``
+quoting them, so a round trip can be checked.
+
 ``max_tokens`` (or ``max_completion_tokens``) truncates the answer to that many words and sets the
-finish reason to ``length`` / ``max_tokens``. Usage counts whitespace-separated words.
+finish reason to ``length`` / ``max_tokens``. Usage counts whitespace-separated words. As the real
+API does, every OpenAI choice carries ``"logprobs": null`` when it has no log probabilities.
 
 Command line (the gateway benchmark runs it as a subprocess; it prints one line with the URL
 when ready and runs until SIGTERM)::
@@ -47,6 +64,8 @@ from aiohttp import web
 __all__ = ["DEFAULT_ANSWER", "MockUpstream", "RecordedRequest", "main"]
 
 DEFAULT_ANSWER = "Hello from the mock upstream."
+_TOOL_PREAMBLE = "Let me check."  # Anthropic models usually say something before calling tools
+_ARGUMENT_PIECE = 7  # characters of tool-call arguments per streamed delta
 _PIECES = re.compile(r"\s*\S+|\s+")
 _JSON = "application/json"
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -76,7 +95,8 @@ class RecordedRequest:
 
 @dataclass(frozen=True, slots=True)
 class _Script:
-    kind: str = "text"  # text | echo | error | cut | malformed | incomplete | stream-error
+    # text | echo | error | cut | malformed | incomplete | stream-error | tools | logprobs
+    kind: str = "text"
     delay_s: float = 0.0
     stall_s: float = 0.0
     status: int = 200
@@ -85,11 +105,32 @@ class _Script:
 _PLAIN = _Script()
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One tool call of a ``mock-tools`` answer; ``arguments`` is ``input`` as JSON text."""
+
+    index: int
+    name: str
+    input: dict[str, Any]
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """What a chat request is answered with: text ``words`` or tool ``calls``."""
+
+    body: dict[str, Any]
+    script: _Script
+    words: list[str]
+    finish: str  # stop | length | tool_calls
+    calls: list[_Call]
+
+
 def _script(model: Any) -> _Script:
     if not isinstance(model, str) or not model.startswith("mock-"):
         return _PLAIN
     rest = model[5:]
-    if rest in ("echo", "cut", "malformed", "incomplete", "stream-error"):
+    if rest in ("echo", "cut", "malformed", "incomplete", "stream-error", "tools", "logprobs"):
         return _Script(kind=rest)
     name, _, arg = rest.partition("-")
     try:
@@ -189,10 +230,8 @@ class MockUpstream:
             await asyncio.sleep(delay)
         return body, script
 
-    async def _begin(
-        self, request: web.Request, *, anthropic: bool
-    ) -> tuple[dict[str, Any], _Script, list[str], str] | web.StreamResponse:
-        """A chat request's body, script and answer words, or the response that ends it early."""
+    async def _begin(self, request: web.Request, *, anthropic: bool) -> _Reply | web.StreamResponse:
+        """A chat request's reply, or the response that ends it early."""
         body, script = await self._receive(request)
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return _error_response(400, anthropic=anthropic, message="need model and messages")
@@ -203,8 +242,7 @@ class MockUpstream:
         if not body.get("stream") and script.kind == "cut" and request.transport is not None:
             request.transport.close()
             return web.Response()  # never sent: the connection is gone
-        user = [m for m in body["messages"] if isinstance(m, dict) and m.get("role") == "user"]
-        return (body, script, *_answer(script, user, body))
+        return _reply(body, script, anthropic=anthropic)
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         await self._receive(request)
@@ -216,23 +254,35 @@ class MockUpstream:
         begun = await self._begin(request, anthropic=False)
         if isinstance(begun, web.StreamResponse):
             return begun
-        body, script, words, finish = begun
+        body, script, words, finish, calls = begun.body, begun.script, begun.words, begun.finish, begun.calls
         messages = body["messages"]
+        output = len(words) + sum(len(call.arguments.split()) for call in calls)
         usage = {
             "prompt_tokens": _count(messages),
-            "completion_tokens": len(words),
-            "total_tokens": _count(messages) + len(words),
+            "completion_tokens": output,
+            "total_tokens": _count(messages) + output,
             "prompt_tokens_details": {"cached_tokens": 0},
         }
         head = {"id": "chatcmpl-mock", "created": int(time.time()), "model": body.get("model")}
+        logprobs = _logprobs(words, body) if script.kind == "logprobs" else None
         if not body.get("stream"):
-            message = {"role": "assistant", "content": "".join(words)}
-            doc = {
-                **head,
-                "object": "chat.completion",
-                "usage": usage,
-                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            message: dict[str, Any] = {"role": "assistant", "content": None if calls else "".join(words)}
+            if calls:
+                message["tool_calls"] = [
+                    {
+                        "id": f"call_mock_{c.index}",
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments},
+                    }
+                    for c in calls
+                ]
+            choice = {
+                "index": 0,
+                "message": message,
+                "logprobs": {"content": logprobs, "refusal": None} if logprobs else None,
+                "finish_reason": finish,
             }
+            doc = {**head, "object": "chat.completion", "usage": usage, "choices": [choice]}
             if script.kind == "incomplete":
                 del doc["choices"]
             return web.Response(body=orjson.dumps(doc), content_type=_JSON)
@@ -241,11 +291,33 @@ class MockUpstream:
             doc = {**head, "object": "chat.completion.chunk", "choices": choices, **extra}
             return b"data: " + orjson.dumps(doc) + b"\n\n"
 
-        def delta(piece: dict[str, Any], reason: str | None = None) -> bytes:
-            return event([{"index": 0, "delta": piece, "finish_reason": reason}])
+        def delta(piece: dict[str, Any], reason: str | None = None, token: Any = None) -> bytes:
+            chosen = {"content": [token], "refusal": None} if token else None
+            return event([{"index": 0, "delta": piece, "logprobs": chosen, "finish_reason": reason}])
 
-        events = [delta({"role": "assistant", "content": ""})]
-        events += [delta({"content": w}) for w in words]
+        events = []
+        if calls:
+            # as OpenAI does: the opening delta carries the role and the first call's head
+            for c in calls:
+                opening = {
+                    "index": c.index,
+                    "id": f"call_mock_{c.index}",
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": ""},
+                }
+                head_delta: dict[str, Any] = {"tool_calls": [opening]}
+                if not c.index:
+                    head_delta = {"role": "assistant", "content": None, **head_delta}
+                events.append(delta(head_delta))
+                events += [
+                    delta({"tool_calls": [{"index": c.index, "function": {"arguments": piece}}]})
+                    for piece in _split(c.arguments)
+                ]
+        else:
+            events.append(delta({"role": "assistant", "content": ""}))
+            events += [
+                delta({"content": w}, token=logprobs[i] if logprobs else None) for i, w in enumerate(words)
+            ]
         events.append(delta({}, finish))
         if (body.get("stream_options") or {}).get("include_usage"):
             events.append(event([], usage=usage))
@@ -257,9 +329,12 @@ class MockUpstream:
         begun = await self._begin(request, anthropic=True)
         if isinstance(begun, web.StreamResponse):
             return begun
-        body, script, words, finish = begun
+        body, script, words, finish, calls = begun.body, begun.script, begun.words, begun.finish, begun.calls
         messages = body["messages"]
-        stop_reason = "max_tokens" if finish == "length" else "end_turn"
+        stop_reason = {"length": "max_tokens", "tool_calls": "tool_use"}.get(finish, "end_turn")
+        if calls:
+            words = _PIECES.findall(_TOOL_PREAMBLE)
+        output = len(words) + sum(len(call.arguments.split()) for call in calls)
         input_tokens = _count(messages) + len(str(body.get("system", "")).split())
         message = {
             "id": "msg_mock",
@@ -269,13 +344,18 @@ class MockUpstream:
             "stop_sequence": None,
         }
         if not body.get("stream"):
+            content: list[dict[str, Any]] = [{"type": "text", "text": "".join(words)}]
+            content += [
+                {"type": "tool_use", "id": f"toolu_mock_{c.index}", "name": c.name, "input": c.input}
+                for c in calls
+            ]
             doc = {
                 **message,
-                "content": [{"type": "text", "text": "".join(words)}],
+                "content": content,
                 "stop_reason": stop_reason,
                 "usage": {
                     "input_tokens": input_tokens,
-                    "output_tokens": len(words),
+                    "output_tokens": output,
                     "cache_read_input_tokens": 0,
                     "cache_creation_input_tokens": 0,
                 },
@@ -302,17 +382,121 @@ class MockUpstream:
         events += [
             event("content_block_delta", index=0, delta={"type": "text_delta", "text": w}) for w in words
         ]
+        events.append(event("content_block_stop", index=0))
+        for c in calls:
+            block = c.index + 1
+            opening = {"type": "tool_use", "id": f"toolu_mock_{c.index}", "name": c.name, "input": {}}
+            events.append(event("content_block_start", index=block, content_block=opening))
+            events += [
+                event(
+                    "content_block_delta", index=block, delta={"type": "input_json_delta", "partial_json": p}
+                )
+                for p in ["", *_split(c.arguments)]  # the API opens each input with an empty piece
+            ]
+            events.append(event("content_block_stop", index=block))
         events += [
-            event("content_block_stop", index=0),
             event(
                 "message_delta",
                 delta={"stop_reason": stop_reason, "stop_sequence": None},
-                usage={"output_tokens": len(words)},
+                usage={"output_tokens": output},
             ),
             event("message_stop"),
         ]
         error = event("error", error={"type": "overloaded_error", "message": "mock stream error"})
         return await _stream(request, script, events, error)
+
+
+def _reply(body: dict[str, Any], script: _Script, *, anthropic: bool) -> _Reply:
+    messages = body["messages"]
+    if script.kind == "tools":
+        results = _tool_results(messages, anthropic=anthropic)
+        if results is not None:
+            words = _PIECES.findall("Tool results: " + "; ".join(results))
+            return _Reply(body, script, words, "stop", [])
+        calls = _tool_calls(body, anthropic=anthropic)
+        if calls:
+            return _Reply(body, script, [], "tool_calls", calls)
+    user = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    return _Reply(body, script, *_answer(script, user, body), [])
+
+
+def _tool_results(messages: list[Any], *, anthropic: bool) -> list[str] | None:
+    """The tool results that end the conversation, or None when it does not end with any."""
+    if not messages or not isinstance(messages[-1], dict):
+        return None
+    if anthropic:
+        content = messages[-1].get("content")
+        if messages[-1].get("role") != "user" or not isinstance(content, list):
+            return None
+        results = [
+            _text(b.get("content")) for b in content if isinstance(b, dict) and b.get("type") == "tool_result"
+        ]
+        return results or None
+    results = []
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") != "tool":
+            break
+        results.append(_text(message.get("content")))
+    return results[::-1] or None
+
+
+def _tool_calls(body: dict[str, Any], *, anthropic: bool) -> list[_Call]:
+    """The calls ``mock-tools`` makes (see the module docstring); empty to answer text."""
+    tools = body.get("tools")
+    if not isinstance(tools, list) or not tools:
+        return []
+    choice = body.get("tool_choice")
+    if anthropic:
+        names = [t.get("name") for t in tools]
+        kind = choice.get("type") if isinstance(choice, dict) else None
+        forced = choice.get("name") if isinstance(choice, dict) and kind == "tool" else None
+        single = isinstance(choice, dict) and choice.get("disable_parallel_tool_use") is True
+    else:
+        names = [(t.get("function") or {}).get("name") for t in tools]
+        kind = choice if isinstance(choice, str) else None
+        forced = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+        single = body.get("parallel_tool_calls") is False
+    if kind == "none":
+        return []
+    chosen = [forced] if forced else (names * 2)[: 1 if single else 2]
+    # tool_result blocks have no text: the query is the last user message that says something
+    said = [
+        _text(m.get("content")) for m in body["messages"] if isinstance(m, dict) and m.get("role") == "user"
+    ]
+    query = next((text for text in reversed(said) if text), "")
+    calls = []
+    for index, name in enumerate(chosen):
+        arguments = {"query": query, "call": index}
+        calls.append(_Call(index, str(name), arguments, orjson.dumps(arguments).decode()))
+    return calls
+
+
+def _split(text: str) -> list[str]:
+    return [text[at : at + _ARGUMENT_PIECE] for at in range(0, len(text), _ARGUMENT_PIECE)]
+
+
+def _logprobs(words: list[str], body: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """One OpenAI ``logprobs.content`` entry per word (token ``i`` has logprob ``-(i+1)/8``), with
+    ``top_logprobs`` alternatives: the word itself, then ``<word>~<k>`` at ``k`` less each."""
+    if body.get("logprobs") is not True:
+        return None
+    top = body.get("top_logprobs") or 0
+    entries = []
+    for i, word in enumerate(words):
+        logprob = -0.125 * (i + 1)
+        alternatives = [word, *(f"{word}~{k}" for k in range(1, top))] if top else []
+        entries.append(
+            {
+                "token": word,
+                "logprob": logprob,
+                "bytes": list(word.encode()),
+                "top_logprobs": [
+                    {"token": alt, "logprob": logprob - k, "bytes": list(alt.encode())}
+                    for k, alt in enumerate(alternatives)
+                ],
+            }
+        )
+    return entries
 
 
 def _answer(script: _Script, user: list[Any], body: dict[str, Any]) -> tuple[list[str], str]:

@@ -1,49 +1,59 @@
-"""Turn a store URL (``--db``/``RUNWELL_DB``) into an open record store."""
+"""Database URLs: the one place that decides SQLite or PostgreSQL, and where the file is.
+
+Every part of runwell that stores (request records, API keys, the audit log, eval runs, the run-time
+state) opens its database through :func:`parse_url`, so ``--db``/``RUNWELL_DB`` means the same thing
+to every command: schemes are case-insensitive and surrounding whitespace is ignored.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from runwell.errors import ConfigError, StoreError
-from runwell.store.base import RecordStore
+from runwell.errors import ConfigError
 
-__all__ = ["DEFAULT_DB", "mask_url", "open_store", "resolve_sqlite_path"]
+__all__ = ["DEFAULT_DB", "DatabaseURL", "Dialect", "mask_url", "parse_url", "resolve_sqlite_path"]
 
 DEFAULT_DB = Path(".runwell") / "runwell.db"
-"""Where the embedded store lives, relative to the project directory."""
+"""Where the embedded database lives, relative to the project directory."""
+
+Dialect = Literal["sqlite", "postgresql"]
 
 _ACCEPTED = (
     "a file path (runwell.db), sqlite:///relative/path.db, sqlite:////absolute/path.db, "
     "or postgresql://user:password@host:5432/dbname (postgres:// works too)"
 )
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def open_store(url: str | None, *, base_dir: Path) -> RecordStore:
-    """Open (creating and migrating as needed) the store ``url`` names.
+@dataclass(frozen=True, slots=True)
+class DatabaseURL:
+    """Where a database is: its dialect, what the driver opens, and a form safe to print."""
 
-    ``None`` or ``""`` means the embedded SQLite file ``base_dir/.runwell/runwell.db``. Relative
-    SQLite paths are relative to ``base_dir``. Raises ConfigError for a URL of an unknown kind
-    and StoreError when the store cannot be opened.
+    dialect: Dialect
+    target: str
+    """A SQLite file path (or ``:memory:``), or a libpq connection URL (it may hold a password)."""
+    display: str
+    """The URL with any password replaced by ``***``."""
+
+    def __repr__(self) -> str:
+        return f"DatabaseURL({self.display!r})"
+
+
+def parse_url(url: str | None, *, base_dir: Path) -> DatabaseURL:
+    """Decide what ``url`` names; ``None`` or blank means ``base_dir/.runwell/runwell.db``.
+
+    Relative SQLite paths are relative to ``base_dir``. Raises ConfigError for an unknown scheme.
     """
-    if url is not None and url.strip().lower().startswith(("postgresql://", "postgres://")):
-        # Imported here: the CLI's SQLite path should not pay for loading libpq.
-        from runwell.store.postgres import PostgresStore
-
-        return PostgresStore(url.strip())
-
-    from runwell.store.sqlite import SQLiteStore
-
-    path = resolve_sqlite_path(url, base_dir=base_dir)
-    if path != ":memory:":
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the directory for the SQLite store {path}: {exc}. "
-                "Check the path (--db/RUNWELL_DB, --dir) and your permissions there."
-            ) from exc
-    return SQLiteStore(path)
+    cleaned = (url or "").strip()
+    if cleaned.lower().startswith(_POSTGRES_SCHEMES):
+        scheme, rest = cleaned.split("://", 1)
+        normalised = f"{scheme.lower()}://{rest}"
+        return DatabaseURL("postgresql", normalised, mask_url(normalised))
+    path = resolve_sqlite_path(cleaned or None, base_dir=base_dir)
+    return DatabaseURL("sqlite", path, f"sqlite:///{path}")
 
 
 def resolve_sqlite_path(url: str | None, *, base_dir: Path) -> str:

@@ -1,0 +1,192 @@
+"""The ``requests`` table: one row per request the gateway answered, written in batches.
+
+A batch is one transaction. One bad record must never block the others: a record whose content
+cannot be serialised (JSON nested deeper than the encoder allows) or that the database refuses (a
+NUL character PostgreSQL's text type cannot hold) is written without its prompt and completion,
+with a note saying why; if even that is refused it is reported back as rejected, and the rest of
+the batch is written regardless.
+
+Records rebuilt from the audit log after an unclean shutdown are marked ``recovered``; when the
+real record arrives later (queued in another replica sharing the database), it replaces the stub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from runwell.errors import ConfigError, StoreDataError, StoreError
+from runwell.store._db import Database, Tx
+from runwell.telemetry.record import RECORD_FIELDS, RequestRecord
+
+__all__ = ["MIN_PREFIX_LEN", "RecordTable", "WriteReport"]
+
+MIN_PREFIX_LEN = 8
+"""Shortest request-id prefix :meth:`RecordTable.get_record` resolves (shorter ones must match exactly)."""
+
+_COLUMNS = ", ".join(RECORD_FIELDS)
+_UPDATES = ", ".join(f"{name} = excluded.{name}" for name in RECORD_FIELDS if name != "request_id")
+# A stored stub (recovered) gives way to the real record; a real record is never overwritten.
+_UPSERT = (
+    f"INSERT INTO requests ({_COLUMNS}) VALUES ({', '.join('?' for _ in RECORD_FIELDS)}) "
+    f"ON CONFLICT (request_id) DO UPDATE SET {_UPDATES} WHERE requests.recovered"
+)
+_JSON_AT = (RECORD_FIELDS.index("prompt"), RECORD_FIELDS.index("tool_calls"))
+_BOOLS = ("stream", "priced", "recovered")
+
+
+@dataclass(slots=True)
+class WriteReport:
+    """What :meth:`RecordTable.write_records` did with a batch beyond writing it whole."""
+
+    stripped: list[str] = field(default_factory=list)
+    """Request ids written without their prompt and completion (see each record's ``note``)."""
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    """``(request id, reason)`` of records the database refused even without content."""
+
+
+def record_to_row(record: RequestRecord) -> tuple[Any, ...]:
+    """The record's values in :data:`RECORD_FIELDS` order, ``prompt`` and ``tool_calls`` as JSON text.
+
+    Raises ``orjson.JSONEncodeError`` when the prompt cannot be serialised.
+    """
+    values = [getattr(record, name) for name in RECORD_FIELDS]
+    for at in _JSON_AT:
+        if values[at] is not None:
+            values[at] = orjson.dumps(values[at]).decode("utf-8")
+    return tuple(values)
+
+
+def record_from_row(row: Sequence[Any]) -> RequestRecord:
+    """Inverse of :func:`record_to_row` for a row selected in :data:`RECORD_FIELDS` order."""
+    data = dict(zip(RECORD_FIELDS, row, strict=True))
+    for name in _BOOLS:  # SQLite has no boolean type and hands back 0/1
+        data[name] = bool(data[name])
+    for name in ("prompt", "tool_calls"):
+        if data[name] is not None:
+            data[name] = orjson.loads(data[name])
+    return RequestRecord(**data)
+
+
+def _without_content(record: RequestRecord, reason: str) -> RequestRecord:
+    note = f"prompt and completion not stored: {reason}"
+    return replace(record, prompt=None, completion=None, tool_calls=None, note=note)
+
+
+class RecordTable:
+    """Request records in one :class:`~runwell.store.Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def write_records(self, records: Sequence[RequestRecord]) -> WriteReport:
+        """Insert ``records``; see the module docstring for what happens to a bad one.
+
+        A request id already stored is skipped (a retried batch never fails on its own earlier,
+        half-acknowledged success), unless the stored row is a recovered stub. Raises StoreError
+        only for an outage, so the caller retries the whole batch later.
+        """
+        report = WriteReport()
+        if not records:
+            return report
+        rows: list[tuple[Any, ...]] = []
+        for record in records:
+            try:
+                rows.append(record_to_row(record))
+            except (orjson.JSONEncodeError, TypeError) as exc:
+                rows.append(record_to_row(_without_content(record, f"not serialisable as JSON ({exc})")))
+                report.stripped.append(record.request_id)
+        try:
+            with self._db.transaction(f"write {len(rows)} request records") as tx:
+                tx.executemany(_UPSERT, rows)
+            return report
+        except StoreDataError:
+            pass  # some row is refused: write them one by one so only that one is affected
+        for record, row in zip(records, rows, strict=True):
+            self._write_one(record, row, report)
+        return report
+
+    def _write_one(self, record: RequestRecord, row: tuple[Any, ...], report: WriteReport) -> None:
+        try:
+            with self._db.transaction("write a request record") as tx:
+                tx.execute(_UPSERT, row)
+            return
+        except StoreDataError as exc:
+            reason = str(exc)
+        if record.request_id not in report.stripped:
+            stripped = _without_content(record, f"refused by the database ({reason})")
+            try:
+                with self._db.transaction("write a request record without its content") as tx:
+                    tx.execute(_UPSERT, record_to_row(stripped))
+                report.stripped.append(record.request_id)
+                return
+            except StoreDataError as exc:
+                reason = str(exc)
+        report.rejected.append((record.request_id, reason))
+
+    def list_records(
+        self, *, feature: str | None = None, since: float | None = None, limit: int = 50
+    ) -> list[RequestRecord]:
+        """The newest ``limit`` records, newest first; optionally of one feature, and only those
+        started at or after ``since`` (epoch seconds)."""
+        if limit < 1:
+            raise ConfigError(f"limit must be at least 1, got {limit}")
+        clauses: list[str] = []
+        params: list[object] = []
+        if feature is not None:
+            clauses.append("feature = ?")
+            params.append(feature)
+        if since is not None:
+            clauses.append("started_at >= ?")
+            params.append(since)
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        sql = f"SELECT {_COLUMNS} FROM requests {where}ORDER BY started_at DESC, request_id DESC LIMIT ?"
+        rows = self._db.query(sql, (*params, limit), action="list request records")
+        return [record_from_row(row) for row in rows]
+
+    def get_record(self, request_id: str) -> RequestRecord | None:
+        """The record with this id, or with this unique id prefix of at least
+        :data:`MIN_PREFIX_LEN` characters; ``None`` when nothing matches. A prefix matching several
+        records raises StoreError."""
+        with self._db.connection(f"read request {request_id!r}") as tx:
+            row = tx.query_one(f"SELECT {_COLUMNS} FROM requests WHERE request_id = ?", (request_id,))
+            if row is not None:
+                return record_from_row(row)
+            if len(request_id) < MIN_PREFIX_LEN or not request_id.isascii():
+                return None
+            rows = self._prefix_rows(tx, request_id)
+        if not rows:
+            return None
+        if len(rows) > 1:
+            raise StoreError(
+                f"request id prefix {request_id!r} matches more than one request in {self._db.url}; "
+                "give more characters of the id"
+            )
+        return record_from_row(rows[0])
+
+    def _prefix_rows(self, tx: Tx, prefix: str) -> list[tuple[Any, ...]]:
+        if tx.dialect == "sqlite":
+            # [prefix, prefix with its last character bumped) is exactly the strings starting with
+            # prefix under SQLite's byte-wise BINARY collation, and it uses the primary key.
+            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            sql = f"SELECT {_COLUMNS} FROM requests WHERE request_id >= ? AND request_id < ? LIMIT 2"
+            return tx.query(sql, (prefix, upper))
+        # PostgreSQL compares text by the database collation; LIKE with text_pattern_ops (an
+        # index of migration 1) is the prefix search that uses an index there.
+        pattern = prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+        return tx.query(
+            f"SELECT {_COLUMNS} FROM requests WHERE request_id LIKE ? ESCAPE '!' LIMIT 2", (pattern,)
+        )
+
+    def count_records(self, feature: str | None = None) -> int:
+        """How many records are stored (of one feature, when given)."""
+        if feature is None:
+            row = self._db.query_one("SELECT count(*) FROM requests", action="count request records")
+        else:
+            row = self._db.query_one(
+                "SELECT count(*) FROM requests WHERE feature = ?", (feature,), action="count request records"
+            )
+        return int(row[0]) if row else 0
