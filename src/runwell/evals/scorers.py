@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from runwell.errors import ConfigError
-from runwell.evals import _jsonschema, _judge
+from runwell.evals import _judge
 from runwell.evals._options import ScorerOptions, needles_option
 from runwell.evals.dataset import Case
+from runwell.guardrails import _jsonschema
 
 __all__ = [
     "Embedder",
@@ -157,7 +158,7 @@ class _Regex:
 class _JsonSchema:
     """Output parses as JSON (a ```json fence is allowed) and validates against a schema.
 
-    The schema language is the subset ``runwell.evals._jsonschema`` documents: type, enum,
+    The schema language is the subset ``runwell.guardrails._jsonschema`` documents: type, enum,
     const, properties, required, additionalProperties, items, min/maxItems, minimum, maximum,
     exclusiveMinimum/Maximum, min/maxLength and pattern; other keywords are refused up front.
     """
