@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "AuthError",
+    "CircuitOpen",
     "ConfigError",
     "MissingExtra",
     "NotFoundError",
@@ -36,6 +37,7 @@ __all__ = [
     "StoreConflict",
     "StoreDataError",
     "StoreError",
+    "Unavailable",
 ]
 
 
@@ -124,6 +126,14 @@ class NotFoundError(RequestError):
     type = "not_found_error"
 
 
+class Unavailable(RequestError):
+    """The request is well formed but cannot be answered now: the feature is switched off and
+    declares no degradation, or a guard it fails closed on is down. ``Retry-After`` applies."""
+
+    status = 503
+    type = "service_unavailable"
+
+
 class ProviderError(RunwellError):
     """An upstream model call failed.
 
@@ -141,12 +151,24 @@ class ProviderError(RunwellError):
         *,
         error_class: str = "upstream_error",
         upstream_status: int | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(f"provider {provider!r}: {message}")
         self.provider = provider
         self.message = message
         self.error_class = error_class
         self.upstream_status = upstream_status
+        self.retry_after_s = retry_after_s
+        """What the upstream's ``Retry-After`` asked for, in seconds (retries honour it)."""
+
+
+class CircuitOpen(ProviderError):
+    """The circuit breaker of a provider and model refuses calls for now (503)."""
+
+    status = 503
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(provider, message, error_class="circuit_open")
 
 
 class ProviderTimeout(ProviderError):
