@@ -1,9 +1,13 @@
-"""Gateway overhead benchmark: direct-to-mock, the floor, runwell, and the LiteLLM proxy, in one run.
+"""Gateway overhead benchmark: direct-to-mock, the floor, runwell bare and full, and LiteLLM, in one run.
 
 Every target talks to the same OpenAI-compatible mock upstream on loopback. The floor is a bare
 ASGI proxy on runwell's own server stack (``bench/_floor.py``: read the body, parse it, forward it
 with the same HTTP client, answer; no auth, records or audit): the physical limit of a Python
-gateway on this machine, against which runwell's cost is read. Measured, in one run:
+gateway on this machine, against which runwell's cost is read. "runwell" is the gateway with a
+feature that declares no protection (records and the audit log only); "runwell full pipeline" adds
+every guardrail that can pass a plain answer (PII redaction, injection check, input cap, banned
+patterns, output PII), budgets on Redis (per request, per key, per user, per feature), retries, the
+breaker and a fallback chain. Measured, in one run:
 added latency p50/p99 at concurrency 1 and 32, throughput at concurrency 32, the gateway's own
 CPU time per request (from /proc), and added time to first token for streams.
 
@@ -42,6 +46,7 @@ BODY = json.dumps(
         "model": "MODEL",
         "messages": [{"role": "user", "content": "Summarise: the printer on floor 3 is jammed again."}],
         "max_tokens": 32,
+        "user": "bench-user",
     }
 ).encode()
 
@@ -124,9 +129,33 @@ def start(
     )
 
 
-def write_feature(work: Path, mock_port: int) -> None:
-    (work / "prompts").mkdir()
+def write_feature(work: Path, mock_port: int, *, full: bool = False) -> None:
+    (work / "prompts").mkdir(parents=True)
     (work / "prompts" / "bench.md").write_text("You summarise support tickets in one sentence.\n")
+    protection = (
+        """
+  backup: {provider: mock, model: gpt-4o-mini, prompt: {file: prompts/bench.md, version: "1"}}
+guardrails:
+  pii_redaction: true
+  injection_check: {mode: block}
+  max_input_chars: 8000
+  banned_patterns: {internal_host: '(?i)corp\\.internal'}
+  output_pii: flag
+budgets:
+  daily_usd: 1000
+  requests_per_minute: 1000000
+  per_request: {max_output_tokens: 512}
+  per_key: {daily_usd: 1000}
+  per_user: {requests_per_minute: 1000000}
+fallbacks:
+  chain: [backup]
+  degradation: {mode: static, message: "Unavailable right now."}
+resilience:
+  retries: {attempts: 2}
+"""
+        if full
+        else ""
+    )
     (work / "runwell.yaml").write_text(f"""spec_version: 1
 feature:
   name: bench
@@ -134,19 +163,48 @@ feature:
   owners: [{{name: Bench, email: bench@example.com}}]
 providers:
   mock: {{kind: openai, base_url: "http://127.0.0.1:{mock_port}/v1", api_key_env: BENCH_MOCK_KEY}}
+default_variant: main
 variants:
   main:
     provider: mock
     model: gpt-4o-mini
-    prompt: {{file: prompts/bench.md, version: "1"}}
-default_variant: main
-""")
+    prompt: {{file: prompts/bench.md, version: "1"}}{protection}""")
+
+
+def start_runwell(
+    work: Path, mock_port: int, *, full: bool, redis: str
+) -> tuple[subprocess.Popen[bytes], int, str]:
+    """A gateway serving the bench feature (bare or full pipeline); returns (process, port, key)."""
+    write_feature(work, mock_port, full=full)
+    runwell = str(Path(PY).parent / "runwell")
+    out = subprocess.run(
+        [runwell, "keys", "create", "bench", "--dir", str(work)], capture_output=True, text=True, check=True
+    ).stdout
+    key = re.search(r"rw-[A-Za-z0-9_\-]+", out)
+    assert key, f"no key in: {out}"
+    port = free_port()
+    cmd = [
+        runwell,
+        "serve",
+        "--spec",
+        str(work / "runwell.yaml"),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    gw = start(cmd + (["--redis", redis] if full else []), env={"BENCH_MOCK_KEY": "mock"}, cwd=work)
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return gw, port, key.group(0)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=2000, help="requests per concurrency-1 run")
     ap.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM comparison")
+    ap.add_argument(
+        "--redis", default="redis://127.0.0.1:6379/0", help="Redis for the full pipeline's budgets"
+    )
     args = ap.parse_args()
     procs: list[subprocess.Popen[bytes]] = []
     work = Path(tempfile.mkdtemp(prefix="runwell-bench-"))
@@ -154,32 +212,10 @@ def main() -> None:
         mock_port, gw_port, ll_port = free_port(), free_port(), free_port()
         procs.append(start([PY, "-m", "runwell.testing.mock_upstream", "--port", str(mock_port)]))
         wait_http(f"http://127.0.0.1:{mock_port}/v1/models")
-        write_feature(work, mock_port)
-        runwell = str(Path(PY).parent / "runwell")
-        out = subprocess.run(
-            [runwell, "keys", "create", "bench", "--dir", str(work)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        key = re.search(r"rw-[A-Za-z0-9_\-]+", out)
-        assert key, f"no key in: {out}"
-        gw = start(
-            [
-                runwell,
-                "serve",
-                "--spec",
-                str(work / "runwell.yaml"),
-                "--port",
-                str(gw_port),
-                "--log-level",
-                "warning",
-            ],
-            env={"BENCH_MOCK_KEY": "mock"},
-            cwd=work,
-        )
+        gw, gw_port, key = start_runwell(work / "bare", mock_port, full=False, redis=args.redis)
         procs.append(gw)
-        wait_http(f"http://127.0.0.1:{gw_port}/healthz")
+        full, full_port, full_key = start_runwell(work / "full", mock_port, full=True, redis=args.redis)
+        procs.append(full)
         floor_port = free_port()
         floor = start(
             [PY, str(ROOT / "bench" / "_floor.py"), "--port", str(floor_port), "--upstream",
@@ -191,7 +227,8 @@ def main() -> None:
         targets: list[tuple[str, int, str, dict[str, str], int | None]] = [
             ("direct (mock)", mock_port, "gpt-4o-mini", {}, None),
             ("floor (bare proxy)", floor_port, "gpt-4o-mini", {}, floor.pid),
-            ("runwell", gw_port, "bench", {"Authorization": f"Bearer {key.group(0)}"}, gw.pid),
+            ("runwell", gw_port, "bench", {"Authorization": f"Bearer {key}"}, gw.pid),
+            ("runwell full pipeline", full_port, "bench", {"Authorization": f"Bearer {full_key}"}, full.pid),
         ]
         if not args.no_litellm and (exe := ensure_litellm()):
             cfg = work / "litellm.yaml"
@@ -268,6 +305,10 @@ def report(results: dict[str, dict[str, LoadResult | float]]) -> None:
         floor_row = by["floor (bare proxy)"]
         ratios["throughput_runwell_over_floor"] = by["runwell"]["rps_c32"] / floor_row["rps_c32"]
         ratios["cpu_runwell_over_floor"] = by["runwell"]["cpu_ms_per_req"] / floor_row["cpu_ms_per_req"]
+    if "runwell full pipeline" in by and "runwell" in by:
+        full_row, bare = by["runwell full pipeline"], by["runwell"]
+        ratios["full_minus_bare_c1_p50_ms"] = full_row["c1_p50_ms"] - bare["c1_p50_ms"]
+        ratios["full_minus_bare_cpu_ms"] = full_row["cpu_ms_per_req"] - bare["cpu_ms_per_req"]
     cols = [
         "target",
         "added_c1_p50_ms",
@@ -284,7 +325,7 @@ def report(results: dict[str, dict[str, LoadResult | float]]) -> None:
     for r in rows:
         print(" | ".join(f"{r[c]:>18.3f}" if isinstance(r[c], float) else f"{r[c]!s:>18}" for c in cols))
     for k, v in ratios.items():
-        print(f"{k}: {v:.1f}x")
+        print(f"{k}: {v:.3f} ms" if k.endswith("_ms") else f"{k}: {v:.1f}x")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "gateway.json").write_text(

@@ -8,7 +8,7 @@ template and prices) without the eval harness depending on the gateway.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runwell.errors import ConfigError, NotFoundError
@@ -44,6 +44,8 @@ class VariantRuntime:
     params: Mapping[str, Any]
     render: Renderer
     prompt_version: str
+    fallback_render: Renderer | None = None
+    """The ``fallback_prompt`` template, tried when an answer fails validation (semantic fallback)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,6 @@ class FeatureRuntime:
     capture_content: bool
     prices: PriceLookup
     request_timeout_s: float
-    guardrail_states: Mapping[str, str] = field(default_factory=dict)
     hash_user_ids: bool = False
 
     def providers(self) -> list[Provider]:
@@ -122,15 +123,9 @@ def _feature(loaded: LoadedSpec, providers: Mapping[str, Provider]) -> FeatureRu
             params=variant.params.to_request(),
             render=loaded.prompts[name].render,
             prompt_version=loaded.prompt_versions[name],
+            fallback_render=loaded.fallback_prompts[name].render if name in loaded.fallback_prompts else None,
         )
         for name, variant in spec.variants.items()
-    }
-    g = spec.guardrails
-    declared = {
-        "pii_redaction": g.pii_redaction,
-        "injection_check": g.injection_check,
-        "output_schema": g.output_schema is not None,
-        "max_input_chars": g.max_input_chars is not None,
     }
     return FeatureRuntime(
         name=loaded.name,
@@ -140,9 +135,6 @@ def _feature(loaded: LoadedSpec, providers: Mapping[str, Provider]) -> FeatureRu
         capture_content=spec.capture.content,
         prices=PriceTable(overrides),
         request_timeout_s=spec.timeouts.request_s,
-        # What the audit log records as the guardrail state of each decision: honest about
-        # declarations this version does not enforce yet.
-        guardrail_states={name: "declared-not-enforced" if on else "off" for name, on in declared.items()},
         hash_user_ids=spec.user_id.hash,
     )
 

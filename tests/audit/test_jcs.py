@@ -215,3 +215,43 @@ def test_every_finite_double_round_trips_and_follows_ecmascript_layout(value: fl
         assert "e" in text and ".e" not in text and "e+0" not in text
     if value == math.floor(value) and magnitude < 1e21:
         assert "." not in text
+
+
+# --- the orjson fast path gives the reference bytes -------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402  (kept beside the tests they serve)
+from hypothesis import strategies as st  # noqa: E402
+
+from runwell.audit import jcs  # noqa: E402
+
+_NAMES = st.text(st.characters(codec="utf-8"), max_size=6) | st.sampled_from(
+    ["\ue000", "\U0001f600", "a", "é"]
+)
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.text(st.characters(codec="utf-8"), max_size=12)
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_NAMES, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _reference(value: object) -> bytes:
+    return jcs._encode(value).encode("utf-8")
+
+
+@settings(max_examples=400, deadline=None)
+@given(_VALUES)
+def test_the_fast_path_is_byte_identical_to_the_reference(value: object) -> None:
+    assert canonicalize(value) == _reference(value)
+
+
+def test_names_that_order_differently_in_utf16_take_the_reference_path() -> None:
+    value = {"\ue000": 1, "\U0001f600": 2}
+    assert not jcs._fast_path_ok(value)
+    assert canonicalize(value) == _reference(value) == '{"\U0001f600":2,"\ue000":1}'.encode()
+    assert not jcs._fast_path_ok({"x": 1.5}) and canonicalize({"x": 1.5}) == b'{"x":1.5}'

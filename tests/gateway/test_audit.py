@@ -318,7 +318,7 @@ def test_kill_9_under_load_loses_no_answered_decision(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_two_gateways_on_one_postgres_keep_one_linear_log(tmp_path: Path, pg_url: str) -> None:  # noqa: F811
+def test_two_gateways_on_one_postgres_keep_one_linear_log(tmp_path: Path, pg_url: str) -> None:
     root = tmp_path / "f"
     runwell("init", "helpdesk", "--provider", "sim", "--dir", str(root), cwd=tmp_path)
     first = start_gateway(root, db=pg_url, specs=("runwell.yaml",))

@@ -23,6 +23,28 @@ FORBIDDEN = {
     "telemetry": {"gateway", "cli", "audit", "evals", "control"},
     "control": {"gateway", "cli", "evals"},
     "catalog": {"gateway", "cli", "evals", "store", "audit"},
+    "resilience": {
+        "gateway",
+        "cli",
+        "store",
+        "audit",
+        "evals",
+        "control",
+        "telemetry",
+        "providers",
+        "catalog",
+    },
+    "guardrails": {
+        "gateway",
+        "cli",
+        "store",
+        "audit",
+        "evals",
+        "control",
+        "telemetry",
+        "providers",
+        "catalog",
+    },
 }
 
 

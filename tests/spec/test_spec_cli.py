@@ -69,7 +69,7 @@ def test_schema_is_json_with_every_top_level_section(runner: CliRunner) -> None:
     assert set(schema["required"]) == {"spec_version", "feature", "providers", "variants"}
     assert set(schema["properties"]) == {
         "spec_version", "feature", "providers", "variants", "default_variant", "prices",
-        "timeouts", "capture", "user_id", "guardrails", "budgets", "fallbacks", "evals",
+        "timeouts", "capture", "user_id", "guardrails", "budgets", "fallbacks", "resilience", "evals",
         "rollout", "alerts", "oncall", "failure_modes", "runbooks",
     }  # fmt: skip
 

@@ -13,8 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from runwell.audit.entries import DecisionEntry, Outcome, format_time, sha256_hex
 from runwell.audit.jcs import canonicalize
 
@@ -26,7 +24,7 @@ def input_digest(messages: Sequence[Mapping[str, Any]]) -> str:
 
     An auditor recomputes it from the prompt stored with the request record.
     """
-    return sha256_hex(canonicalize(orjson.loads(orjson.dumps(messages))))
+    return sha256_hex(canonicalize(messages))
 
 
 def output_digest(
@@ -36,7 +34,7 @@ def output_digest(
     8785 canonical JSON of ``{"content": ..., "tool_calls": [...]}`` (a tool call is a decision too)."""
     if tool_calls:
         answer = {"content": completion, "tool_calls": list(tool_calls)}
-        return sha256_hex(canonicalize(orjson.loads(orjson.dumps(answer))))
+        return sha256_hex(canonicalize(answer))
     return None if completion is None else sha256_hex(completion)
 
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, get_args
 
 import orjson
@@ -70,8 +71,19 @@ _KIND = re.compile(r"[a-z][a-z0-9_]*")
 
 def format_time(timestamp: float) -> str:
     """RFC 3339 UTC time with milliseconds and a ``Z``: ``2026-11-22T04:23:00.123Z``."""
-    moment = datetime.fromtimestamp(timestamp, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    seconds = math.floor(timestamp)
+    millis = int((timestamp - seconds) * 1000)
+    t = time.gmtime(seconds)
+    # Built by hand: datetime plus strftime cost 7 us, once per audited request.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031  (faster than the f-string here)
+        t.tm_year,
+        t.tm_mon,
+        t.tm_mday,
+        t.tm_hour,
+        t.tm_min,
+        t.tm_sec,
+        millis,
+    )
 
 
 def sha256_hex(data: bytes | str) -> str:
@@ -99,7 +111,8 @@ def _need(condition: bool, where: str, message: str) -> None:
 
 
 def _check_time(value: str) -> None:
-    _need(bool(_TIME.fullmatch(value)), "time", f"{value!r} is not an RFC 3339 UTC time ending in Z")
+    if not _TIME.fullmatch(value):
+        _need(False, "time", f"{value!r} is not an RFC 3339 UTC time ending in Z")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,22 +138,18 @@ class DecisionEntry:
     flags: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Messages are built only when a check fails: this runs once per audited request.
         _check_time(self.time)
-        _need(bool(self.request_id), "request_id", "must not be empty")
-        _need(self.outcome in _OUTCOMES, "outcome", f"{self.outcome!r} is not one of {sorted(_OUTCOMES)}")
-        _need(
-            bool(_SHA256_HEX.fullmatch(self.input_sha256)), "input_sha256", "must be 64 lower-case hex digits"
-        )
-        _need(
-            self.output_sha256 is None or bool(_SHA256_HEX.fullmatch(self.output_sha256)),
-            "output_sha256",
-            "must be 64 lower-case hex digits or None",
-        )
-        _need(
-            self.http_status is None or 100 <= self.http_status <= 599,
-            "http_status",
-            f"{self.http_status} is not an HTTP status (100-599) or None",
-        )
+        if not self.request_id:
+            _need(False, "request_id", "must not be empty")
+        if self.outcome not in _OUTCOMES:
+            _need(False, "outcome", f"{self.outcome!r} is not one of {sorted(_OUTCOMES)}")
+        if not _SHA256_HEX.fullmatch(self.input_sha256):
+            _need(False, "input_sha256", "must be 64 lower-case hex digits")
+        if self.output_sha256 is not None and not _SHA256_HEX.fullmatch(self.output_sha256):
+            _need(False, "output_sha256", "must be 64 lower-case hex digits or None")
+        if self.http_status is not None and not 100 <= self.http_status <= 599:
+            _need(False, "http_status", f"{self.http_status} is not an HTTP status (100-599) or None")
 
     def to_dict(self, index: int) -> dict[str, Any]:
         """The entry as the dict whose canonical JSON is the leaf, at log position ``index``."""

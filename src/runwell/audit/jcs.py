@@ -27,6 +27,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
 __all__ = ["MAX_SAFE_INTEGER", "canonicalize", "format_number"]
 
 MAX_SAFE_INTEGER = 2**53
@@ -35,6 +37,8 @@ MAX_SAFE_INTEGER = 2**53
 # Characters RFC 8785 §3.2.2.2 requires to be escaped: the quote, the backslash and C0 controls.
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+# Member names whose UTF-16 and code-point orders cannot disagree with any other name's.
+_ORDER_SAFE = re.compile("[\u0000-\udfff]*")
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
@@ -44,7 +48,19 @@ def canonicalize(value: object) -> bytes:
     Accepted types: ``dict`` (string keys), ``list``/``tuple``, ``str``, ``int``, ``float``,
     ``bool`` and ``None``. Raises ``ValueError`` for NaN, infinities, integers beyond 2**53 and
     strings with lone surrogates (not valid Unicode), ``TypeError`` for anything else.
+
+    Fast path: a value made only of objects, arrays, strings, safe integers, booleans and nulls,
+    whose member names hold no character at or above U+E000, has exactly the bytes
+    ``orjson.dumps(value, option=OPT_SORT_KEYS)`` gives: orjson escapes strings as RFC 8785 does,
+    and its code-point order of names equals UTF-16 order when no name mixes characters above
+    U+FFFF with U+E000..U+FFFF. Audit entries and prompts almost always qualify; anything else (floats,
+    unusual names) takes the reference implementation below. A property test holds the two equal.
     """
+    if _fast_path_ok(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate: the reference path raises the documented ValueError
     text = _encode(value)
     try:
         return text.encode("utf-8")
@@ -53,6 +69,29 @@ def canonicalize(value: object) -> bytes:
             f"JCS input holds a lone surrogate {exc.object[exc.start : exc.end]!r}: JSON strings "
             "must be valid Unicode (RFC 8785 §3.2.2.2)"
         ) from None
+
+
+def _fast_path_ok(value: object) -> bool:
+    """Whether ``orjson`` gives this value's canonical bytes (see :func:`canonicalize`)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:  # type: ignore[operator]
+                return False
+        elif kind is dict:
+            for key, member in item.items():  # type: ignore[attr-defined]
+                if type(key) is not str or not (key.isascii() or _ORDER_SAFE.fullmatch(key)):
+                    return False
+                stack.append(member)
+        elif kind is list or kind is tuple:
+            stack.extend(item)  # type: ignore[arg-type]
+        else:
+            return False  # floats (ECMAScript number formatting), and anything unexpected
+    return True
 
 
 def format_number(value: float | int) -> str:

@@ -62,10 +62,11 @@ class CheckpointPolicy:
 class _Pending:
     """One caller's entries waiting in the group-commit queue."""
 
-    __slots__ = ("done", "entries", "error", "indices")
+    __slots__ = ("checkpoint", "done", "entries", "error", "indices")
 
-    def __init__(self, entries: list[AuditEntry]) -> None:
+    def __init__(self, entries: list[AuditEntry], checkpoint: bool = True) -> None:
         self.entries = entries
+        self.checkpoint = checkpoint
         self.indices: list[int] = []
         self.error: BaseException | None = None
         self.done = False
@@ -176,9 +177,13 @@ class AuditLog:
         """Append one entry; returns its index once it is durable."""
         return self.append_many([entry])[0]
 
-    def append_many(self, entries: Iterable[AuditEntry]) -> list[int]:
-        """Append entries in order, contiguously; returns their indices once durable."""
-        pending = _Pending(list(entries))
+    def append_many(self, entries: Iterable[AuditEntry], *, checkpoint: bool = True) -> list[int]:
+        """Append entries in order, contiguously; returns their indices once durable.
+
+        ``checkpoint=False`` leaves signing a due checkpoint to the caller (:meth:`maybe_checkpoint`),
+        so that a caller waiting on the entries does not also wait on the signature.
+        """
+        pending = _Pending(list(entries), checkpoint)
         if not pending.entries:
             return []
         batch: list[_Pending] = []
@@ -214,6 +219,8 @@ class AuditLog:
             item.indices = list(range(start, start + len(item.entries)))
             item.done = True
             start += len(item.entries)
+        if not any(item.checkpoint for item in batch):
+            return
         try:
             self.maybe_checkpoint()
         except AuditError:

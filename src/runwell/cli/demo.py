@@ -2,8 +2,9 @@
 
 Scaffolds ``./runwell-demo`` (kept afterwards so you can explore it), creates an API key, starts
 ``runwell serve`` as a child process on SQLite, sends a few requests over real HTTP (a whole
-answer, a stream, a named variant, and a malformed request), prints each one next to the record
-the gateway stored for it, and stops the gateway with SIGTERM.
+answer, a stream, a named variant, and a malformed request), shows the protection acting (a
+guardrail, a budget, a fallback and a degradation, levers pulled with the real commands), prints
+each request next to the record the gateway stored for it, and stops the gateway with SIGTERM.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from runwell.cli._demo_protection import show_protection
 from runwell.cli._output import make_console
 
 __all__ = ["register"]
@@ -41,8 +43,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _post(url: str, key: str, body: dict[str, Any], *, stream: bool = False) -> tuple[int, str, str]:
-    """POST a chat request; return (status, request id, answer text or error message)."""
+def _post(
+    url: str, key: str, body: dict[str, Any], *, stream: bool = False
+) -> tuple[int, str, str, dict[str, str]]:
+    """POST a chat request; return (status, request id, answer text or error message, headers)."""
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
@@ -52,9 +56,10 @@ def _post(url: str, key: str, body: dict[str, Any], *, stream: bool = False) -> 
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
             rid = response.headers.get("x-request-id", "")
+            headers = {k.lower(): v for k, v in response.headers.items()}
             if not stream:
                 data = json.loads(response.read())
-                return response.status, rid, data["choices"][0]["message"]["content"] or ""
+                return response.status, rid, data["choices"][0]["message"]["content"] or "", headers
             parts: list[str] = []
             for raw in response:
                 line = raw.decode().strip()
@@ -62,11 +67,12 @@ def _post(url: str, key: str, body: dict[str, Any], *, stream: bool = False) -> 
                     event = json.loads(line[6:])
                     for choice in event.get("choices", []):
                         parts.append(choice.get("delta", {}).get("content") or "")
-            return response.status, rid, "".join(parts)
+            return response.status, rid, "".join(parts), headers
     except urllib.error.HTTPError as err:
         payload = json.loads(err.read() or b"{}")
         error = payload.get("error", {})
-        return err.code, error.get("request_id", ""), error.get("message", "")
+        headers = {k.lower(): v for k, v in err.headers.items()}
+        return err.code, error.get("request_id", ""), error.get("message", ""), headers
 
 
 def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> dict[str, Any]:
@@ -88,15 +94,26 @@ def _describe(record: Any) -> str:
     ttft = "" if record.ttft_ms is None else f", first token {record.ttft_ms:.0f} ms"
     tokens = f"{record.input_tokens}->{record.output_tokens} tokens" if record.input_tokens else "no tokens"
     where = f"{record.feature}@{record.variant}" if record.feature else "(no feature)"
+    outcome = f"  {record.outcome}" if record.outcome not in (None, "served", "error") else ""
+    if record.outcome == "degraded":
+        outcome = f"  {record.served_by}"  # degraded:static, degraded:queued...
     first = (
         f"   [bold]{record.request_id[:12]}[/] {where}  {record.http_status} {record.status}"
-        f"{'  ' + record.error_class if record.error_class else ''}"
+        f"{'  ' + record.error_class if record.error_class else ''}{outcome}"
     )
     second = (
         f"      {record.latency_ms:.0f} ms{ttft}, {tokens}, {cost}; "
         f"spec {record.spec_version or '-'}, prompt {record.prompt_version or '-'}"
     )
-    return f"{first}\n{second}"
+    lines = [first, second]
+    acted = {
+        name: d["status"] for name, d in (record.guardrails or {}).items() if d.get("status") != "passed"
+    }
+    if acted:
+        lines.append("      guardrails: " + ", ".join(f"{name} {status}" for name, status in acted.items()))
+    if record.guardrails and "pii_redaction" in acted and record.prompt:
+        lines.append(f"      stored prompt: {record.prompt[-1].get('content')!s:.100}")
+    return "\n".join(lines)
 
 
 def demo(
@@ -149,18 +166,21 @@ def demo(
                 "stream": mode == "stream",
                 "user": "demo-user",
             }
-            status, rid, text = _post(f"{base}/v1/chat/completions", key, body, stream=mode == "stream")
+            status, rid, text, _ = _post(f"{base}/v1/chat/completions", key, body, stream=mode == "stream")
             request_ids.append(rid)
             console.print(f"   [cyan]{model}[/] ({mode}) [dim]{question}[/]\n   -> {status}: {text.strip()}")
-        status, rid, text = _post(
+        status, rid, text, _ = _post(
             f"{base}/v1/chat/completions", key, {"model": FEATURE, "messages": "not a list"}
         )
         request_ids.append(rid)
         console.print(f"   [cyan]malformed request[/] -> {status}: {text}")
+        request_ids += show_protection(
+            console, directory, lambda body: _post(f"{base}/v1/chat/completions", key, body), FEATURE, step=4
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
-    console.print("[bold]4.[/] Gateway stopped with SIGTERM; the records it flushed:")
+    console.print("[bold]5.[/] Gateway stopped with SIGTERM; the records it flushed:")
     store = open_store(None, base_dir=directory)
     try:
         for rid in request_ids:
@@ -179,7 +199,7 @@ def _eval_step(console: Console, directory: Path) -> None:
     """Step 5: compare champion and challenger on the feature's eval set, and show the gate."""
     from runwell.cli._eval_demo import compare_champion_challenger
 
-    compare_champion_challenger(console, directory / "runwell.yaml", step=5)
+    compare_champion_challenger(console, directory / "runwell.yaml", step=6)
 
 
 def register(root: typer.Typer) -> None:

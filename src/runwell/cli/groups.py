@@ -27,4 +27,5 @@ REGISTRARS: tuple[Callable[[typer.Typer], None], ...] = (
     _lazy("runwell.cli.requests"),
     _lazy("runwell.cli.eval"),
     _lazy("runwell.cli.audit"),
+    _lazy("runwell.cli.levers"),
 )

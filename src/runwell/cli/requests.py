@@ -194,6 +194,9 @@ def _field_rows(r: RequestRecord) -> list[tuple[str, str]]:
         ),
         ("cost", _cost(r)),
         ("finish reason", r.finish_reason or "-"),
+        ("outcome", f"{r.outcome or '-'}" + (f", served by {r.served_by}" if r.served_by else "")),
+        ("guardrails", _guardrails(r)),
+        ("attempts", _attempts(r)),
     ]
 
 
@@ -222,7 +225,30 @@ def _time(epoch: float) -> str:
 
 def _status(r: RequestRecord) -> str:
     label = f"{r.status} {r.http_status}"
+    if r.outcome in ("fallback", "degraded", "blocked"):
+        label += f" {r.outcome}"
+        detail = r.error_class if r.outcome == "blocked" else r.served_by
+        return f"{label} ({detail})" if detail else label
     return f"{label} ({r.error_class})" if r.error_class else label
+
+
+def _guardrails(r: RequestRecord) -> str:
+    if not r.guardrails:
+        return "-"
+    parts = []
+    for name, decision in r.guardrails.items():
+        extra = {k: v for k, v in decision.items() if k != "status"}
+        parts.append(f"{name} {decision.get('status')}" + (f" {extra}" if extra else ""))
+    return "; ".join(parts)
+
+
+def _attempts(r: RequestRecord) -> str:
+    if not r.attempts:
+        return "-"
+    return "; ".join(
+        f"{a.get('variant')} {a.get('outcome')}" + (f" ({a['error_class']})" if a.get("error_class") else "")
+        for a in r.attempts
+    )
 
 
 def _ms(value: float | None) -> str:

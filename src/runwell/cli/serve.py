@@ -65,6 +65,21 @@ def serve(
     checkpoint_seconds: Annotated[
         float, typer.Option(help="...or every T seconds, whichever comes first.", min=0.1)
     ] = 10.0,
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            help="redis://host:6379/0 to share budgets and breaker states with the other replicas "
+            "(default: in-process, one replica).",
+            envvar="RUNWELL_REDIS_URL",
+            show_default=False,
+        ),
+    ] = None,
+    queue_first_try_s: Annotated[
+        float,
+        typer.Option(
+            "--queue-first-try-seconds", help="When a queued request is first retried.", min=0.1, hidden=True
+        ),
+    ] = 5.0,
 ) -> None:
     """Serve POST /v1/chat/completions, /v1/models, /healthz, /readyz and /metrics."""
     from runwell.gateway.app import GatewayApp, GatewayLimits
@@ -86,6 +101,8 @@ def serve(
                 audit_public=audit_public,
                 checkpoint_every_entries=checkpoint_every,
                 checkpoint_every_seconds=checkpoint_seconds,
+                redis_url=redis,
+                queue_first_try_s=queue_first_try_s,
             )
         )
     except SpecError as exc:

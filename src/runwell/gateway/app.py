@@ -13,22 +13,22 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import orjson
 
 from runwell.audit.errors import AuditError
 from runwell.catalog import Catalog
-from runwell.control import keys as key_changes
 from runwell.errors import NotFoundError, RequestError, StoreConflict, StoreError
+from runwell.gateway.admin_routes import AdminRoutes
 from runwell.gateway.asgi import (
+    BodyDeadlines,
     InflightBytes,
     Receive,
     Scope,
     Send,
     header,
-    read_body,
     send_bytes,
     send_error,
     send_json,
@@ -36,8 +36,12 @@ from runwell.gateway.asgi import (
 from runwell.gateway.audit import AuditTrail
 from runwell.gateway.audit_routes import AuditRoutes
 from runwell.gateway.auth import AdminToken, KeyCache
+from runwell.gateway.background import Background, Job
 from runwell.gateway.chat import ChatHandler
+from runwell.gateway.deferred import Deferred
+from runwell.gateway.protection import Protection
 from runwell.gateway.readiness import Readiness
+from runwell.gateway.spend import Spend
 from runwell.providers.base import Provider
 from runwell.store import Store
 from runwell.telemetry.record import RequestRecord
@@ -47,7 +51,7 @@ __all__ = ["Gateway", "GatewayApp", "GatewayLimits"]
 _log = logging.getLogger("runwell.gateway")
 Handler = Callable[[Scope, Receive, Send, str], Awaitable[None]]
 _MODELS_PREFIX = "/v1/models/"
-_KEYS_PREFIX = "/admin/keys/"
+_QUEUED_PREFIX = "/v1/queued/"
 
 
 class _Recorder(Protocol):
@@ -85,11 +89,17 @@ class Gateway:
     admin: AdminToken
     providers: Sequence[Provider]
     audit: AuditTrail
+    protection: Protection
+    spend: Spend
+    deferred: Deferred
     limits: GatewayLimits = field(default_factory=GatewayLimits)
     key_refresh_s: float = 2.0
     on_shutdown: list[Callable[[], None]] = field(default_factory=list)
     not_enforced: dict[str, list[str]] = field(default_factory=dict)
     audit_public: bool = False
+    background: Background = field(default_factory=lambda: Background([]))
+    on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 class GatewayApp:
@@ -99,14 +109,20 @@ class GatewayApp:
         self.gateway = gateway
         limits = gateway.limits
         self.keys = KeyCache(gateway.store.active_key_hashes, refresh_s=gateway.key_refresh_s)
+        deadlines = BodyDeadlines(limits.body_timeout_s)
+        gateway.background.add(Job("body-deadlines", 0.25, _expiring(deadlines)))
         self.chat = ChatHandler(
             gateway.catalog,
             self.keys,
             gateway.recorder.submit,
+            gateway.protection,
+            gateway.spend,
+            gateway.deferred,
             audit=gateway.audit,
             user_hash_key=gateway.audit.user_hash_key,
             max_body_bytes=limits.max_body_bytes,
             body_timeout_s=limits.body_timeout_s,
+            deadlines=deadlines,
             inflight=InflightBytes(limits.inflight_body_bytes),
         )
         self.readiness = Readiness(
@@ -120,13 +136,22 @@ class GatewayApp:
             ("GET", "/readyz"): self._readyz,
             ("GET", "/metrics"): self._metrics,
             ("GET", "/v1/models"): self._models,
-            ("GET", "/admin/keys"): self._admin_list_keys,
-            ("POST", "/admin/keys"): self._admin_create_key,
         }
         audit_routes = AuditRoutes(
             gateway.audit.handle.log, self.keys, gateway.admin, public=gateway.audit_public
         )
         self._routes.update(audit_routes.routes())
+        self.admin = AdminRoutes(
+            gateway.store,
+            gateway.audit.handle.log,
+            gateway.admin,
+            self.keys,
+            gateway.protection.levers,
+            gateway.protection.breakers,
+            frozenset(gateway.catalog.features),
+            body_timeout_s=limits.body_timeout_s,
+        )
+        self._routes.update(self.admin.routes())
 
     def _gateway_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         gateway = self.gateway
@@ -195,9 +220,12 @@ class GatewayApp:
         if method == "GET" and path.startswith(_MODELS_PREFIX) and len(path) > len(_MODELS_PREFIX):
             model = path[len(_MODELS_PREFIX) :]
             return lambda scope, receive, send, rid: self._model(scope, send, model)
-        if method == "DELETE" and path.startswith(_KEYS_PREFIX) and len(path) > len(_KEYS_PREFIX):
-            key = path[len(_KEYS_PREFIX) :]
-            return lambda scope, receive, send, rid: self._admin_revoke_key(scope, receive, send, key)
+        if method == "GET" and path.startswith(_QUEUED_PREFIX) and len(path) > len(_QUEUED_PREFIX):
+            ticket = path[len(_QUEUED_PREFIX) :]
+            return lambda scope, receive, send, rid: self._queued(scope, send, ticket)
+        admin = self.admin.prefixed(method, path)
+        if admin is not None:
+            return admin
         known = {p for _, p in self._routes} | {"/v1/chat/completions"}
         if path in known:
             raise RequestError(f"method {method} is not allowed on {path}", code="method_not_allowed")
@@ -210,6 +238,9 @@ class GatewayApp:
                 try:
                     await self.keys.start()
                     await self.gateway.audit.start()
+                    for hook in self.gateway.on_startup:
+                        await hook()
+                    await self.gateway.background.start()
                 except Exception as exc:
                     _log.exception("gateway start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -222,6 +253,7 @@ class GatewayApp:
 
     async def shutdown(self) -> None:
         """Stop background work, close providers, flush every record, close the store."""
+        await self.gateway.background.stop()
         await self.keys.stop()
         for provider in self.gateway.providers:
             try:
@@ -229,6 +261,11 @@ class GatewayApp:
             except Exception:
                 _log.exception("closing provider %s failed", provider.name)
         await asyncio.to_thread(self.gateway.recorder.close)
+        for close in self.gateway.on_close:
+            try:
+                await close()
+            except Exception:
+                _log.exception("closing the run-time protection failed")
         await self.gateway.audit.stop()
         for hook in self.gateway.on_shutdown:
             hook()
@@ -260,6 +297,7 @@ class GatewayApp:
             raise NotFoundError(f"no feature named {feature!r}", param="feature", code="model_not_found")
         detailed = self._is_admin(scope)
         ready, body = await self.readiness.report(feature=feature, detailed=detailed)
+        body = {**body, **self._protection_status(body)}
         if self.gateway.not_enforced:
             body = {**body, "declared_not_enforced": self.gateway.not_enforced}
         await send_json(send, 200 if ready else 503, body)
@@ -293,55 +331,33 @@ class GatewayApp:
             )
         await send_json(send, 200, self._model_object(model_id))
 
-    async def _admin_list_keys(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
-        self.gateway.admin.check(header(scope, b"authorization"))
-        keys = await asyncio.to_thread(self.gateway.store.list_keys)
-        await send_json(send, 200, {"object": "list", "data": [k.to_dict() for k in keys]})
+    async def _queued(self, scope: Scope, send: Send, ticket: str) -> None:
+        key_id = self.keys.authenticate(header(scope, b"authorization"))
+        await send_json(send, 200, await self.gateway.deferred.fetch(ticket, key_id))
 
-    async def _admin_body(self, receive: Receive) -> dict[str, object]:
-        raw = await read_body(receive, 64 * 1024, timeout_s=self.gateway.limits.body_timeout_s)
-        try:
-            body = orjson.loads(raw or b"{}")
-        except orjson.JSONDecodeError as exc:
-            raise RequestError(f"request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise RequestError("request body must be a JSON object")
-        return body
+    def _protection_status(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The levers and breakers in force, for ``/readyz``: killed features say so."""
+        levers = self.gateway.protection.levers.current
+        now = time.time()
+        for name, feature in body.get("features", {}).items():
+            if levers.is_killed(name):
+                feature["killed"] = True
+            off = sorted(g for (f, g), until in levers.guardrails_off.items() if f == name and until > now)
+            if off:
+                feature["guardrails_off"] = off
+        breakers = self.gateway.protection.breakers
+        return {
+            "breakers": [b.as_dict() for b in breakers.snapshot()],
+            "breaker_sharing": breakers.sharing_status(),
+            "budgets": self.gateway.spend.describe(),
+        }
 
-    async def _admin_create_key(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
-        self.gateway.admin.check(header(scope, b"authorization"))
-        body = await self._admin_body(receive)
-        name = body.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise RequestError("'name' must be a non-empty string naming the key's holder", param="name")
-        reason = body.get("reason", "")
-        if not isinstance(reason, str):
-            raise RequestError("'reason' must be a string", param="reason")
-        key, secret = await asyncio.to_thread(
-            key_changes.create_key,
-            self.gateway.store,
-            self.gateway.audit.handle.log,
-            name,
-            actor="admin-api",
-            reason=reason,
-        )
-        await self.keys.refresh()
-        await send_json(send, 201, {**key.to_dict(), "secret": secret})
 
-    async def _admin_revoke_key(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
-        self.gateway.admin.check(header(scope, b"authorization"))
-        query = parse_qs(scope.get("query_string", b"").decode())
-        reason = query.get("reason", [""])[0]
-        revoked, _changed = await asyncio.to_thread(
-            key_changes.revoke_key,
-            self.gateway.store,
-            self.gateway.audit.handle.log,
-            key,
-            actor="admin-api",
-            reason=reason,
-        )
-        await self.keys.refresh()
-        await send_json(send, 200, revoked.to_dict())
+def _expiring(deadlines: BodyDeadlines) -> Callable[[], Awaitable[None]]:
+    async def tick() -> None:
+        deadlines.expire()
+
+    return tick
 
 
 def _request_id() -> str:

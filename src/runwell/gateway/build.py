@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -16,7 +17,9 @@ from runwell.errors import ConfigError
 from runwell.gateway.app import Gateway, GatewayLimits
 from runwell.gateway.audit import AuditTrail
 from runwell.gateway.auth import AdminToken
+from runwell.gateway.background import Background, Job
 from runwell.gateway.enforcement import declared_not_enforced
+from runwell.gateway.protection_setup import build_protection
 from runwell.gateway.recovery import recover_lost_records
 from runwell.spec.loader import LoadedSpec, load_spec
 from runwell.store import open_store
@@ -43,6 +46,10 @@ class GatewaySettings:
     checkpoint_every_seconds: float = 10.0
     limits: GatewayLimits = field(default_factory=GatewayLimits)
     key_refresh_s: float = 2.0
+    redis_url: str | None = None
+    """Share budgets and breaker states with the other replicas (``--redis``); in-process otherwise."""
+    lever_poll_s: float = 0.5
+    queue_first_try_s: float = 5.0
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -64,7 +71,8 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
                 feature,
                 ", ".join(sections),
             )
-    store = open_store(settings.db_url, base_dir=base_dir)
+    # No commit of a request pays for a WAL checkpoint: a background job runs them (SQLite only).
+    store = open_store(settings.db_url, base_dir=base_dir, wal_autocheckpoint=0)
     try:
         policy = CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
         audit = open_audit_log(
@@ -85,18 +93,32 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         store.close()
         raise
     token = settings.environ.get(settings.admin_token_env) or None
+    recorder = Recorder(sinks, metrics=metrics)
+    trail = AuditTrail(audit)
+    try:
+        guard = build_protection(settings, specs, catalog, store, audit.log, metrics, recorder, trail)
+    except BaseException:
+        store.close()
+        raise
+    jobs = [Job("wal-checkpoint", 1.0, lambda: asyncio.to_thread(store.db.checkpoint_wal)), *guard.jobs]
     return Gateway(
         catalog=catalog,
         store=store,
-        recorder=Recorder(sinks, metrics=metrics),
+        recorder=recorder,
         metrics=metrics,
         admin=AdminToken(token, settings.admin_token_env),
         providers=providers,
-        audit=AuditTrail(audit),
+        audit=trail,
+        protection=guard.protection,
+        spend=guard.spend,
+        deferred=guard.deferred,
         limits=settings.limits,
         key_refresh_s=settings.key_refresh_s,
         not_enforced={k: v for k, v in not_enforced.items() if v},
         audit_public=settings.audit_public,
+        background=Background(jobs),
+        on_startup=guard.on_startup,
+        on_close=guard.on_close,
     )
 
 

@@ -11,6 +11,7 @@ lists, and every sink sees the same facts (one user id, one outcome).
 from __future__ import annotations
 
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,18 +19,38 @@ from typing import Any
 from runwell.audit.decision import Decision
 from runwell.audit.entries import Outcome
 from runwell.catalog import FeatureRuntime, VariantRuntime
+from runwell.control.levers import Levers
 from runwell.gateway.asgi import Scope, header
 from runwell.gateway.protocol import ChatBody
 from runwell.providers.base import ChatRequest, Usage
 from runwell.telemetry.record import RequestRecord
 
-__all__ = ["RequestContext", "new_trace_id"]
+__all__ = ["Ids", "RequestContext", "new_trace_id"]
 
 _HEX = frozenset(b"0123456789abcdef")
 
 
-def new_trace_id(traceparent: bytes | None) -> tuple[str, str | None]:
-    """``(trace id, parent span id)`` from a W3C ``traceparent`` header, or a fresh trace id."""
+class Ids:
+    """Fresh request and trace ids: 96 and 128 random bits as lower-case hex.
+
+    One pseudo-random generator per gateway, seeded from the operating system, instead of a
+    ``getrandom`` system call per id on the request path. The ids must be unique and spread, not
+    secret: nothing is authorised by knowing one.
+    """
+
+    __slots__ = ("_random",)
+
+    def __init__(self, seed: bytes | None = None) -> None:
+        self._random = random.Random(seed if seed is not None else os.urandom(32))
+
+    def pair(self) -> tuple[str, str]:
+        """``(request id, trace id)``."""
+        text = f"{self._random.getrandbits(224):056x}"
+        return text[:24], text[24:]
+
+
+def new_trace_id(traceparent: bytes | None, fresh: str | None = None) -> tuple[str, str | None]:
+    """``(trace id, parent span id)`` from a W3C ``traceparent`` header, else ``fresh`` (or a new id)."""
     if traceparent is not None and len(traceparent) == 55:
         trace, span = traceparent[3:35], traceparent[36:52]
         if (
@@ -41,7 +62,7 @@ def new_trace_id(traceparent: bytes | None) -> tuple[str, str | None]:
             and span != b"0" * 16
         ):
             return trace.decode(), span.decode()
-    return os.urandom(16).hex(), None
+    return fresh or os.urandom(16).hex(), None
 
 
 @dataclass(slots=True, eq=False)
@@ -63,6 +84,8 @@ class RequestContext:
     """The variant that answered, or the last one tried."""
     request: ChatRequest | None = None
     """What the provider received: the prompt after the template, and the merged parameters."""
+    redacted: list[dict[str, Any]] | None = None
+    """The client's messages after the input guardrails (PII replaced by placeholders)."""
     # -- the outcome ----------------------------------------------------------------------------
     status: str = "error"
     http_status: int = 500
@@ -76,17 +99,24 @@ class RequestContext:
     response_model: str | None = None
     ttft_ms: float | None = None
     guardrails: dict[str, str] = field(default_factory=dict)
+    """What each guardrail did (``passed``, ``redacted``, ``blocked``...): the audit entry's map."""
+    guardrail_details: dict[str, dict[str, Any]] = field(default_factory=dict)
     flags: dict[str, Any] = field(default_factory=dict)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    served_by: str | None = None
+    levers: Levers = field(default_factory=Levers)
+    """The operator's levers as they were when the request arrived."""
     note: str | None = None
     response_started: bool = False
     """The response's status line went out: errors can no longer change it."""
 
     @classmethod
-    def begin(cls, scope: Scope) -> RequestContext:
+    def begin(cls, scope: Scope, ids: Ids) -> RequestContext:
         """A context for a request that just arrived."""
-        trace_id, parent = new_trace_id(header(scope, b"traceparent"))
+        request_id, fresh_trace = ids.pair()
+        trace_id, parent = new_trace_id(header(scope, b"traceparent"), fresh_trace)
         return cls(
-            request_id=os.urandom(12).hex(),
+            request_id=request_id,
             trace_id=trace_id,
             parent_span_id=parent,
             started_at=time.time(),
@@ -130,6 +160,14 @@ class RequestContext:
             flags=self.flags,
         )
 
+    def _guardrails_record(self) -> dict[str, Any] | None:
+        if not self.guardrails:
+            return None
+        return {
+            name: {"status": status, **self.guardrail_details.get(name, {})}
+            for name, status in self.guardrails.items()
+        }
+
     def record(self) -> RequestRecord:
         """The request record: what every sink (store, metrics, spans) receives."""
         feature, variant, usage = self.feature, self.variant, self.usage
@@ -138,6 +176,12 @@ class RequestContext:
             cost = feature.prices.cost(
                 variant.model, usage.input_tokens, usage.output_tokens, usage.cached_tokens
             )
+            for attempt in self.attempts:
+                if cost is not None and "output_tokens" in attempt:  # failed validation, paid for too
+                    extra = feature.prices.cost(
+                        attempt["model"], attempt.get("input_tokens"), attempt.get("output_tokens")
+                    )
+                    cost += extra or 0.0
         capture = feature is not None and feature.capture_content
         return RequestRecord(
             request_id=self.request_id,
@@ -171,4 +215,8 @@ class RequestContext:
             completion=self.content if capture else None,
             tool_calls=self.tool_calls if capture else None,
             note=self.note,
+            outcome=self.outcome if feature is not None else None,
+            served_by=self.served_by,
+            guardrails=self._guardrails_record(),
+            attempts=self.attempts or None,
         )

@@ -13,18 +13,13 @@ __all__ = ["declared_not_enforced"]
 
 
 def declared_not_enforced(spec: FeatureSpec) -> list[str]:
-    """Dotted names of the sections ``spec`` turns on that this gateway does not yet enforce."""
-    g, b, f = spec.guardrails, spec.budgets, spec.fallbacks
+    """Dotted names of the sections ``spec`` turns on that this gateway does not yet enforce.
+
+    Guardrails, budgets, fallbacks, degradation, resilience and ``user_id.hash`` are enforced on
+    every request (:mod:`runwell.gateway.chat`); a rollout and alerts are validated only.
+    """
     declared = {
-        "guardrails.pii_redaction": g.pii_redaction,
-        "guardrails.injection_check": g.injection_check,
-        "guardrails.output_schema": g.output_schema is not None,
-        "guardrails.max_input_chars": g.max_input_chars is not None,
-        "budgets": any(v is not None for v in (b.daily_usd, b.monthly_usd, b.per_request_max_tokens)),
-        "fallbacks.chain": bool(f.chain),
-        "fallbacks.degradation": f.degradation is not None,
         "rollout": spec.rollout.strategy != "none",
         "alerts": bool(spec.alerts),
-        "user_id.hash": spec.user_id.hash,
     }
     return [name for name, on in declared.items() if on]

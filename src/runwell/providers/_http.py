@@ -18,6 +18,8 @@ non-2xx answer                   ``upstream_http_<status>`` (with ``upstream_sta
 
 from __future__ import annotations
 
+import email.utils
+import time
 from typing import Any
 
 import aiohttp
@@ -77,7 +79,7 @@ class HttpPool:
             connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=_KEEPALIVE_S)
             session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self._request_s, connect=self._connect_s),
+                timeout=aiohttp.ClientTimeout(total=self._request_s, sock_connect=self._connect_s),
             )
             self._session = session
         return session
@@ -88,7 +90,9 @@ class HttpPool:
         if cached is not None and cached[0] == timeout:
             return cached[1]
         total = min(timeout, self._request_s)
-        built = aiohttp.ClientTimeout(total=total, connect=min(self._connect_s, total))
+        # sock_connect, not connect: it bounds opening a new connection, and costs nothing when a
+        # pooled one is reused (``connect`` arms a timer on every request, pool hit or not).
+        built = aiohttp.ClientTimeout(total=total, sock_connect=min(self._connect_s, total))
         self._last_timeout = (timeout, built)
         return built
 
@@ -99,7 +103,7 @@ class HttpPool:
         if cached is not None and cached[0] == timeout:
             return cached[1]
         built = aiohttp.ClientTimeout(
-            total=self._request_s, connect=min(self._connect_s, timeout), sock_read=timeout
+            total=self._request_s, sock_connect=min(self._connect_s, timeout), sock_read=timeout
         )
         self._stream_timeout = (timeout, built)
         return built
@@ -138,14 +142,31 @@ def transport_error(provider: str, exc: BaseException, *, url: str) -> ProviderE
     )
 
 
-def status_error(provider: str, status: int, body: bytes) -> ProviderError:
-    """Map a non-2xx answer, quoting the upstream's own error message."""
+def status_error(provider: str, status: int, body: bytes, retry_after: str | None = None) -> ProviderError:
+    """Map a non-2xx answer, quoting the upstream's own error message and keeping its ``Retry-After``."""
     return ProviderError(
         provider,
         f"upstream answered HTTP {status}: {error_message(body)}",
         error_class=f"upstream_http_{status}",
         upstream_status=status,
+        retry_after_s=parse_retry_after(retry_after),
     )
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delay-seconds or an HTTP-date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def error_message(body: bytes) -> str:
@@ -210,6 +231,6 @@ async def probe_get(pool: HttpPool, provider: str, url: str, headers: dict[str, 
     try:
         async with pool.session().get(url, headers=headers, timeout=PROBE_TIMEOUT) as resp:
             if resp.status >= 300:
-                raise status_error(provider, resp.status, await resp.read())
+                raise status_error(provider, resp.status, await resp.read(), resp.headers.get("retry-after"))
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise transport_error(provider, exc, url=url) from exc

@@ -164,10 +164,11 @@ class AnthropicProvider:
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
+                retry_after = resp.headers.get("retry-after")
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise transport_error(self.name, exc, url=url) from exc
         if status >= 300:
-            raise status_error(self.name, status, raw)
+            raise status_error(self.name, status, raw, retry_after)
         data = decode_json(self.name, raw)
         try:
             blocks = data["content"]
@@ -204,7 +205,7 @@ class AnthropicProvider:
                 url, data=payload, headers=self._headers, timeout=self._http.stream_timeout(timeout)
             ) as resp:
                 if resp.status >= 300:
-                    raise status_error(name, resp.status, await resp.read())
+                    raise status_error(name, resp.status, await resp.read(), resp.headers.get("retry-after"))
                 answering = True
                 decoder = SSEDecoder()
                 async for raw in resp.content.iter_any():

@@ -98,6 +98,8 @@ class LoadedSpec:
     version: str
     prompts: Mapping[str, PromptTemplate]
     prompt_versions: Mapping[str, str]
+    fallback_prompts: Mapping[str, PromptTemplate] = field(default_factory=dict)
+    """Each variant's ``fallback_prompt`` (semantic fallback), for the variants that have one."""
 
     @property
     def name(self) -> str:
@@ -422,9 +424,10 @@ def _referenced_files(data: Any) -> Iterator[tuple[Loc, str, str]]:
     """``(field, relative path, what it is)`` for every file the spec names."""
     variants = data.get("variants")
     for name, variant in variants.items() if isinstance(variants, dict) else ():
-        prompt = variant.get("prompt") if isinstance(variant, dict) else None
-        if isinstance(prompt, dict) and isinstance(prompt.get("file"), str):
-            yield ("variants", name, "prompt", "file"), prompt["file"], "prompt file"
+        for key in ("prompt", "fallback_prompt"):
+            prompt = variant.get(key) if isinstance(variant, dict) else None
+            if isinstance(prompt, dict) and isinstance(prompt.get("file"), str):
+                yield ("variants", name, key, "file"), prompt["file"], "prompt file"
     runbooks = data.get("runbooks")
     for i, runbook in enumerate(runbooks if isinstance(runbooks, list) else ()):
         if isinstance(runbook, str):
@@ -531,6 +534,11 @@ def load_spec(path: str | os.PathLike[str]) -> LoadedSpec:
         raise SpecError(sorted(unique, key=_sort_key(display)))
 
     prompts = {name: templates[("variants", name, "prompt", "file")] for name in spec.variants}
+    fallback_prompts = {
+        name: templates[("variants", name, "fallback_prompt", "file")]
+        for name, variant in spec.variants.items()
+        if variant.fallback_prompt is not None
+    }
     return LoadedSpec(
         spec=spec,
         path=given.resolve(),
@@ -541,4 +549,5 @@ def load_spec(path: str | os.PathLike[str]) -> LoadedSpec:
             name: prompt_version(variant.prompt.version, prompts[name].sha256)
             for name, variant in spec.variants.items()
         },
+        fallback_prompts=fallback_prompts,
     )

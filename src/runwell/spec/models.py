@@ -23,13 +23,37 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from runwell.spec._base import (
+    FEATURE_NAME_PATTERN,
+    PROVIDER_NAME_PATTERN,
+    VARIANT_NAME_PATTERN,
+    FeatureName,
+    NonEmptyStr,
+    Percent,
+    ProviderName,
+    RelativePath,
+    Section,
+    VariantName,
+)
+from runwell.spec.protection import (
+    Breaker,
+    Budgets,
+    Degradation,
+    Fallbacks,
+    Guardrails,
+    InjectionCheck,
+    PerRequestLimits,
+    PiiRedaction,
+    Resilience,
+    Retries,
+    ScopeBudget,
+)
 from runwell.spec.providers import ProviderConfig
 
 __all__ = [
@@ -38,6 +62,7 @@ __all__ = [
     "REFERENCE_ERROR_TYPE",
     "VARIANT_NAME_PATTERN",
     "Alert",
+    "Breaker",
     "Budgets",
     "Capture",
     "Degradation",
@@ -51,13 +76,19 @@ __all__ = [
     "FeatureSpec",
     "GenerationParams",
     "Guardrails",
+    "InjectionCheck",
     "Loc",
     "ModelPrice",
     "OnCall",
     "OnCallMember",
     "Owner",
+    "PerRequestLimits",
+    "PiiRedaction",
     "PromptRef",
+    "Resilience",
+    "Retries",
     "Rollout",
+    "ScopeBudget",
     "Scorer",
     "Timeouts",
     "UserIdPolicy",
@@ -65,32 +96,13 @@ __all__ = [
     "reference_problems",
 ]
 
-FEATURE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
-PROVIDER_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-VARIANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
-
 REFERENCE_ERROR_TYPE = "spec_reference"
 """pydantic error type raised by :class:`FeatureSpec` when cross-references are broken."""
 
 Loc = tuple[str | int, ...]
 """A path into the spec's data, e.g. ``("variants", "champion", "provider")``."""
 
-NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-FeatureName = Annotated[str, Field(pattern=FEATURE_NAME_PATTERN)]
-ProviderName = Annotated[str, Field(pattern=PROVIDER_NAME_PATTERN)]
-VariantName = Annotated[str, Field(pattern=VARIANT_NAME_PATTERN)]
-Percent = Annotated[float, Field(ge=0, le=100)]
-RelativePath = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1),
-    Field(description="path relative to the directory of runwell.yaml"),
-]
-
-_JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+_Section = Section
 
 
 def _number_as_text(value: Any) -> Any:
@@ -177,6 +189,9 @@ class Variant(_Section):
     model: NonEmptyStr = Field(description="the upstream model id")
     prompt: PromptRef
     params: GenerationParams = Field(default_factory=GenerationParams)
+    fallback_prompt: PromptRef | None = Field(
+        default=None, description="the prompt retried when an answer fails validation (semantic fallback)"
+    )
 
 
 # --- cost, time, data -------------------------------------------------------------------------
@@ -193,8 +208,19 @@ class ModelPrice(_Section):
 class Timeouts(_Section):
     """How long a provider call may take."""
 
-    request_s: float = Field(default=60.0, gt=0, le=3600)
+    request_s: float = Field(default=60.0, gt=0, le=3600, description="one attempt of one variant")
     connect_s: float = Field(default=10.0, gt=0, le=600)
+    total_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=7200,
+        description="the whole request, retries and fallbacks included (default: twice request_s)",
+    )
+
+    @property
+    def deadline_s(self) -> float:
+        """The whole request's deadline."""
+        return self.total_s if self.total_s is not None else 2 * self.request_s
 
     @model_validator(mode="after")
     def _connect_within_request(self) -> Timeouts:
@@ -216,75 +242,6 @@ class UserIdPolicy(_Section):
     """How end-user ids appear in records and the audit log."""
 
     hash: bool = Field(default=False, description="store a keyed hash of user ids instead of the ids")
-
-
-# --- guardrails, budgets, fallbacks -----------------------------------------------------------
-
-
-class Guardrails(_Section):
-    """Checks on what goes into and comes out of the model."""
-
-    pii_redaction: bool = False
-    injection_check: bool = False
-    output_schema: dict[str, Any] | None = Field(
-        default=None, description="JSON Schema every completion must satisfy (parsed as JSON)"
-    )
-    max_input_chars: int | None = Field(default=None, ge=1)
-
-    @field_validator("output_schema")
-    @classmethod
-    def _looks_like_json_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
-        if schema is None:
-            return None
-        declared = schema.get("type")
-        types = declared if isinstance(declared, list) else [declared]
-        if declared is not None and not all(isinstance(t, str) and t in _JSON_TYPES for t in types):
-            raise ValueError(
-                f"'type' must be one of {', '.join(sorted(_JSON_TYPES))} (or a list of them), "
-                f"got {declared!r}"
-            )
-        properties = schema.get("properties")
-        if properties is not None and not (
-            isinstance(properties, dict) and all(isinstance(v, dict) for v in properties.values())
-        ):
-            raise ValueError("'properties' must map each property name to a schema (a mapping)")
-        required = schema.get("required")
-        if required is not None and not (
-            isinstance(required, list) and all(isinstance(r, str) for r in required)
-        ):
-            raise ValueError("'required' must be a list of property names")
-        return schema
-
-
-class Budgets(_Section):
-    """Spending limits; requests beyond a limit are refused or degraded."""
-
-    daily_usd: float | None = Field(default=None, gt=0)
-    monthly_usd: float | None = Field(default=None, gt=0)
-    per_request_max_tokens: int | None = Field(default=None, ge=1)
-    alert_at_fraction: float = Field(default=0.8, gt=0, le=1)
-
-
-class Degradation(_Section):
-    """What users get when no variant can answer."""
-
-    mode: Literal["static", "queued", "maintenance"]
-    message: NonEmptyStr
-
-
-class Fallbacks(_Section):
-    """Variants to try, in order, when the chosen one fails; then graceful degradation."""
-
-    chain: list[VariantName] = Field(default_factory=list)
-    degradation: Degradation | None = None
-
-    @field_validator("chain")
-    @classmethod
-    def _no_repeats(cls, chain: list[str]) -> list[str]:
-        repeated = sorted({v for v in chain if chain.count(v) > 1})
-        if repeated:
-            raise ValueError(f"lists {', '.join(repeated)} more than once; keep each variant once")
-        return chain
 
 
 # --- evals, rollout ---------------------------------------------------------------------------
@@ -453,6 +410,7 @@ class FeatureSpec(_Section):
     guardrails: Guardrails = Field(default_factory=Guardrails)
     budgets: Budgets = Field(default_factory=Budgets)
     fallbacks: Fallbacks = Field(default_factory=Fallbacks)
+    resilience: Resilience = Field(default_factory=Resilience)
     evals: Evals = Field(default_factory=Evals)
     rollout: Rollout = Field(default_factory=Rollout)
     alerts: list[Alert] = Field(default_factory=list)

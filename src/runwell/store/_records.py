@@ -34,7 +34,8 @@ _UPSERT = (
     f"INSERT INTO requests ({_COLUMNS}) VALUES ({', '.join('?' for _ in RECORD_FIELDS)}) "
     f"ON CONFLICT (request_id) DO UPDATE SET {_UPDATES} WHERE requests.recovered"
 )
-_JSON_AT = (RECORD_FIELDS.index("prompt"), RECORD_FIELDS.index("tool_calls"))
+_JSON_FIELDS = ("prompt", "tool_calls", "guardrails", "attempts")
+_JSON_AT = tuple(RECORD_FIELDS.index(name) for name in _JSON_FIELDS)
 _BOOLS = ("stream", "priced", "recovered")
 
 
@@ -65,7 +66,7 @@ def record_from_row(row: Sequence[Any]) -> RequestRecord:
     data = dict(zip(RECORD_FIELDS, row, strict=True))
     for name in _BOOLS:  # SQLite has no boolean type and hands back 0/1
         data[name] = bool(data[name])
-    for name in ("prompt", "tool_calls"):
+    for name in _JSON_FIELDS:
         if data[name] is not None:
             data[name] = orjson.loads(data[name])
     return RequestRecord(**data)

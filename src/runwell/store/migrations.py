@@ -271,6 +271,50 @@ CREATE TABLE eval_results (
 );
 """
 
+# The operator's levers (runwell.control.levers): one row per lever that is not at its default, and a
+# version every replica polls to see that something changed. Queued answers (degradation mode
+# "queued"): the request waits here until a variant can answer it, and survives a restart.
+_M8_LEVERS = """
+CREATE TABLE levers (
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    value TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    until {real},
+    updated_at {real} NOT NULL,
+    PRIMARY KEY (kind, subject)
+);
+CREATE TABLE lever_version (
+    id INTEGER PRIMARY KEY,
+    version BIGINT NOT NULL
+);
+INSERT INTO lever_version (id, version) VALUES (1, 0);
+CREATE TABLE queued_requests (
+    ticket TEXT PRIMARY KEY,
+    feature TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status TEXT NOT NULL,
+    answer TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    api_key_id TEXT,
+    created_at {real} NOT NULL,
+    updated_at {real} NOT NULL,
+    next_try_at {real} NOT NULL
+);
+CREATE INDEX queued_requests_due ON queued_requests (status, next_try_at);
+"""
+
+# What happened to each request beyond its status: which guardrails ran and fired, which variant
+# served (a fallback, or "degraded:<mode>"), and the run-time outcome the audit entry also carries.
+_M9_OUTCOME = """
+ALTER TABLE requests ADD COLUMN outcome TEXT;
+ALTER TABLE requests ADD COLUMN served_by TEXT;
+ALTER TABLE requests ADD COLUMN guardrails TEXT;
+ALTER TABLE requests ADD COLUMN attempts TEXT;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests_and_api_keys", _M1_SQLITE, _M1_POSTGRES),
     Migration(
@@ -309,6 +353,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         "request_tool_calls",
         "ALTER TABLE requests ADD COLUMN tool_calls TEXT;",
         "ALTER TABLE requests ADD COLUMN tool_calls TEXT;",
+    ),
+    Migration(
+        8, "levers_and_queue", _M8_LEVERS.format(real="REAL"), _M8_LEVERS.format(real="DOUBLE PRECISION")
+    ),
+    Migration(
+        9,
+        "request_outcome",
+        _M9_OUTCOME,
+        _M9_OUTCOME,
     ),
 )
 """Every migration, in order. Append new ones here (see the module docstring)."""

@@ -12,15 +12,19 @@ __all__ = ["RECORD_FIELDS", "RequestRecord"]
 class RequestRecord:
     """Everything runwell keeps about one request.
 
-        Times are Unix epoch seconds (``started_at``) and milliseconds (durations). ``cost_usd`` is
-        ``None`` when the model has no price (``priced`` is then ``False``): unpriced is never $0.
-        ``prompt``/``completion`` are ``None`` when content capture is off for the feature.
-        ``provider`` is the provider's name in the spec, ``provider_kind`` its adapter (``openai``,
-        ``anthropic``, ``local``, ``sim``). ``status`` is ``"ok"`` or ``"error"``; ``http_status`` is
-        what the client received. ``recovered`` marks a record rebuilt from the audit log after an
-        unclean shutdown; ``note`` says what runwell had to do with the record (content it could not
-        store, a rebuild), ``None`` when nothing. ``tool_calls`` holds the tool calls the model answered with
-    (OpenAI's shape), captured like the completion.
+    Times are Unix epoch seconds (``started_at``) and milliseconds (durations). ``cost_usd`` is
+    ``None`` when the model has no price (``priced`` is then ``False``): unpriced is never $0.
+    ``prompt``/``completion`` are ``None`` when content capture is off for the feature.
+    ``provider`` is the provider's name in the spec, ``provider_kind`` its adapter (``openai``,
+    ``anthropic``, ``local``, ``sim``). ``status`` is ``"ok"`` or ``"error"``; ``http_status`` is
+    what the client received. ``recovered`` marks a record rebuilt from the audit log after an
+    unclean shutdown; ``note`` says what runwell had to do with the record (content it could not
+    store, a rebuild, a degradation), ``None`` when nothing. ``tool_calls`` holds the tool calls the
+    model answered with (OpenAI's shape), captured like the completion. ``outcome`` is the
+    decision's outcome (``served``, ``fallback``, ``degraded``, ``blocked``, ``error``), ``served_by``
+    the variant that answered or ``degraded:<mode>``, ``guardrails`` what each guardrail did
+    (``{name: {"status": ..., ...}}``: never the values it found), and ``attempts`` each provider
+    call tried, in order.
     """
 
     request_id: str
@@ -55,6 +59,10 @@ class RequestRecord:
     recovered: bool = False
     note: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    outcome: str | None = None
+    served_by: str | None = None
+    guardrails: dict[str, Any] | None = None
+    attempts: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of every field (for JSON output)."""

@@ -12,7 +12,13 @@ model                 behaviour
 ====================  ==========================================================================
 ``mock-slow-<ms>``    waits ``<ms>`` before answering normally
 ``mock-stall-<ms>``   streams: sends the first piece, then waits ``<ms>`` before the rest
-``mock-error-<st>``   answers HTTP ``<st>`` with the API's error body (message ``mock error <st>``)
+``mock-error-<st>``   answers HTTP ``<st>`` with the API's error body (message ``mock error <st>``);
+                      ``mock-error-<st>-retry-<s>`` adds ``Retry-After: <s>``
+``mock-flaky-<n>``    answers 503 to the first ``<n>`` requests with the same last user message,
+                      then normally (for retries)
+``mock-json``         answers ``{"answer": "<last user text>"}`` when a message asks for JSON
+                      (contains ``JSON``), plain text otherwise (for output schemas)
+``mock-pii``          answers with an e-mail address and a card number in the text
 ``mock-cut``          closes the connection half-way through a stream, or before a whole answer
 ``mock-malformed``    200 whose body (or first stream event) is not JSON
 ``mock-incomplete``   200 JSON without ``choices`` / ``content``
@@ -100,6 +106,8 @@ class _Script:
     delay_s: float = 0.0
     stall_s: float = 0.0
     status: int = 200
+    retry_after: int | None = None
+    failures: int = 0
 
 
 _PLAIN = _Script()
@@ -130,7 +138,7 @@ def _script(model: Any) -> _Script:
     if not isinstance(model, str) or not model.startswith("mock-"):
         return _PLAIN
     rest = model[5:]
-    if rest in ("echo", "cut", "malformed", "incomplete", "stream-error", "tools", "logprobs"):
+    if rest in ("echo", "cut", "malformed", "incomplete", "stream-error", "tools", "logprobs", "json", "pii"):
         return _Script(kind=rest)
     name, _, arg = rest.partition("-")
     try:
@@ -138,8 +146,11 @@ def _script(model: Any) -> _Script:
             return _Script(delay_s=float(arg) / 1000)
         if name == "stall":
             return _Script(stall_s=float(arg) / 1000)
+        if name == "flaky":
+            return _Script(kind="flaky", failures=int(arg))
         if name == "error":
-            return _Script(kind="error", status=int(arg))
+            status, _, retry = arg.partition("-retry-")
+            return _Script(kind="error", status=int(status), retry_after=int(retry) if retry else None)
     except ValueError:
         pass
     return _PLAIN
@@ -172,6 +183,7 @@ class MockUpstream:
         self.models_status = 200
         self.requests: deque[RecordedRequest] = deque(maxlen=max_records)
         self._runner: web.AppRunner | None = None
+        self._failed: dict[tuple[str, str], int] = {}
 
     @property
     def root_url(self) -> str:
@@ -236,7 +248,14 @@ class MockUpstream:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return _error_response(400, anthropic=anthropic, message="need model and messages")
         if script.kind == "error":
-            return _error_response(script.status, anthropic=anthropic)
+            return _error_response(script.status, anthropic=anthropic, retry_after=script.retry_after)
+        if script.kind == "flaky":
+            user = [m for m in body["messages"] if isinstance(m, dict) and m.get("role") == "user"]
+            key = (str(body.get("model")), _text(user[-1].get("content")) if user else "")
+            failed = self._failed.get(key, 0)
+            if failed < script.failures:
+                self._failed[key] = failed + 1
+                return _error_response(503, anthropic=anthropic)
         if not body.get("stream") and script.kind == "malformed":
             return web.Response(body=b"this is not JSON {", content_type=_JSON)
         if not body.get("stream") and script.kind == "cut" and request.transport is not None:
@@ -501,6 +520,11 @@ def _logprobs(words: list[str], body: dict[str, Any]) -> list[dict[str, Any]] | 
 
 def _answer(script: _Script, user: list[Any], body: dict[str, Any]) -> tuple[list[str], str]:
     text = _text(user[-1].get("content")) if script.kind == "echo" and user else DEFAULT_ANSWER
+    if script.kind == "json" and any("JSON" in _text(m.get("content")) for m in body["messages"]):
+        text = orjson.dumps({"answer": _text(user[-1].get("content")) if user else ""}).decode()
+        return [text], "stop"
+    if script.kind == "pii":
+        text = "Write to jane.doe@example.com or pay with card 4111 1111 1111 1111."
     words = _PIECES.findall(text)
     limit = body.get("max_tokens") or body.get("max_completion_tokens")
     if isinstance(limit, int) and 0 < limit < len(words):
@@ -512,11 +536,14 @@ def _count(messages: list[Any]) -> int:
     return sum(len(_text(m.get("content")).split()) for m in messages if isinstance(m, dict))
 
 
-def _error_response(status: int, *, anthropic: bool, message: str = "") -> web.Response:
+def _error_response(
+    status: int, *, anthropic: bool, message: str = "", retry_after: int | None = None
+) -> web.Response:
     kind = _ERROR_TYPES.get(status, "api_error" if anthropic else "server_error")
     error = {"type": kind, "message": message or f"mock error {status}"}
     doc = {"type": "error", "error": error} if anthropic else {"error": {**error, "code": None}}
-    return web.Response(status=status, body=orjson.dumps(doc), content_type=_JSON)
+    headers = {"retry-after": str(retry_after)} if retry_after is not None else None
+    return web.Response(status=status, body=orjson.dumps(doc), content_type=_JSON, headers=headers)
 
 
 async def _stream(
