@@ -28,4 +28,9 @@ REGISTRARS: tuple[Callable[[typer.Typer], None], ...] = (
     _lazy("runwell.cli.eval"),
     _lazy("runwell.cli.audit"),
     _lazy("runwell.cli.levers"),
+    _lazy("runwell.cli.rollout"),
+    _lazy("runwell.cli.drift"),
+    _lazy("runwell.cli.operate"),
+    _lazy("runwell.cli.check"),
+    _lazy("runwell.cli.console"),
 )

@@ -39,6 +39,7 @@ from runwell.gateway.auth import AdminToken, KeyCache
 from runwell.gateway.background import Background, Job
 from runwell.gateway.chat import ChatHandler
 from runwell.gateway.deferred import Deferred
+from runwell.gateway.extension import Extension, RouteAuth
 from runwell.gateway.protection import Protection
 from runwell.gateway.readiness import Readiness
 from runwell.gateway.spend import Spend
@@ -100,6 +101,7 @@ class Gateway:
     background: Background = field(default_factory=lambda: Background([]))
     on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    extensions: list[Extension] = field(default_factory=list)
 
 
 class GatewayApp:
@@ -124,6 +126,7 @@ class GatewayApp:
             body_timeout_s=limits.body_timeout_s,
             deadlines=deadlines,
             inflight=InflightBytes(limits.inflight_body_bytes),
+            hooks=[e.hooks for e in gateway.extensions if e.hooks is not None],
         )
         self.readiness = Readiness(
             self._gateway_checks(),
@@ -152,6 +155,10 @@ class GatewayApp:
             body_timeout_s=limits.body_timeout_s,
         )
         self._routes.update(self.admin.routes())
+        auth = RouteAuth(self.keys, gateway.admin)
+        self._extension_routes = [e.mount(auth) for e in gateway.extensions]
+        for routes in self._extension_routes:
+            self._routes.update(routes.fixed)
 
     def _gateway_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         gateway = self.gateway
@@ -226,6 +233,10 @@ class GatewayApp:
         admin = self.admin.prefixed(method, path)
         if admin is not None:
             return admin
+        for routes in self._extension_routes:
+            found = routes.prefixed(method, path)
+            if found is not None:
+                return found
         known = {p for _, p in self._routes} | {"/v1/chat/completions"}
         if path in known:
             raise RequestError(f"method {method} is not allowed on {path}", code="method_not_allowed")
@@ -346,11 +357,15 @@ class GatewayApp:
             if off:
                 feature["guardrails_off"] = off
         breakers = self.gateway.protection.breakers
-        return {
+        status: dict[str, Any] = {
             "breakers": [b.as_dict() for b in breakers.snapshot()],
             "breaker_sharing": breakers.sharing_status(),
             "budgets": self.gateway.spend.describe(),
         }
+        for extension in self.gateway.extensions:
+            if extension.status is not None:
+                status.update(extension.status())
+        return status
 
 
 def _expiring(deadlines: BodyDeadlines) -> Callable[[], Awaitable[None]]:

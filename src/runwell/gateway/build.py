@@ -19,6 +19,9 @@ from runwell.gateway.audit import AuditTrail
 from runwell.gateway.auth import AdminToken
 from runwell.gateway.background import Background, Job
 from runwell.gateway.enforcement import declared_not_enforced
+from runwell.gateway.experiments_setup import build_experiments
+from runwell.gateway.extension import ExtensionContext
+from runwell.gateway.operations_setup import build_operations
 from runwell.gateway.protection_setup import build_protection
 from runwell.gateway.recovery import recover_lost_records
 from runwell.spec.loader import LoadedSpec, load_spec
@@ -100,7 +103,18 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     except BaseException:
         store.close()
         raise
+    context = ExtensionContext(
+        settings, specs, catalog, store, audit.log, trail, metrics, recorder.submit,
+        guard.protection, guard.spend, guard.events,
+    )  # fmt: skip
+    try:
+        extensions = [build_experiments(context), build_operations(context)]
+    except BaseException:
+        store.close()
+        raise
     jobs = [Job("wal-checkpoint", 1.0, lambda: asyncio.to_thread(store.db.checkpoint_wal)), *guard.jobs]
+    for extension in extensions:
+        jobs += extension.jobs
     return Gateway(
         catalog=catalog,
         store=store,
@@ -117,8 +131,9 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         not_enforced={k: v for k, v in not_enforced.items() if v},
         audit_public=settings.audit_public,
         background=Background(jobs),
-        on_startup=guard.on_startup,
-        on_close=guard.on_close,
+        on_startup=[*guard.on_startup, *(hook for e in extensions for hook in e.on_startup)],
+        on_close=[*(hook for e in extensions for hook in e.on_close), *guard.on_close],
+        extensions=extensions,
     )
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from runwell.audit.entries import Outcome, pseudonymize_user
 from runwell.catalog import Catalog, VariantRuntime
@@ -56,6 +56,7 @@ from runwell.gateway.chain import ChainFailed, OpenStream, build_request, candid
 from runwell.gateway.context import Ids, RequestContext
 from runwell.gateway.deferred import Deferred
 from runwell.gateway.degrade import send_degraded, served_by
+from runwell.gateway.extension import RequestHooks
 from runwell.gateway.guard import GuardrailBlocked, InputGuarded, OutputGuarded
 from runwell.gateway.protection import FeatureControls, Protection
 from runwell.gateway.protocol import parse_chat_body, parse_model_name
@@ -89,6 +90,7 @@ class ChatHandler:
         body_timeout_s: float = 30.0,
         deadlines: BodyDeadlines | None = None,
         inflight: InflightBytes | None = None,
+        hooks: Sequence[RequestHooks] = (),
     ) -> None:
         self._catalog = catalog
         self._keys = keys
@@ -105,6 +107,7 @@ class ChatHandler:
         self._ids = Ids()
         self._flags = Flags()
         self._flags_version = -1
+        self._hooks = tuple(hooks)
 
     # -- the HTTP layer --------------------------------------------------------------------------
 
@@ -172,6 +175,11 @@ class ChatHandler:
             with contextlib.suppress(Exception):  # the connection may be gone as well
                 await self._error(ctx, send, 500, message, type="server_error", code="internal_error")
         finally:
+            for hook in self._hooks:
+                try:
+                    hook.answered(ctx)
+                except Exception:  # a hook's bug must not cost the request its record
+                    _log.exception("request hook %r failed on request %s", hook, ctx.request_id)
             self._submit(ctx.record())
 
     def _user_id(self, user: str | None, hashed: bool) -> str | None:
@@ -188,18 +196,24 @@ class ChatHandler:
         return self._flags.client(EvaluationContext(ctx.user or ctx.request_id))
 
     def _choose_variant(self, ctx: RequestContext, asked: str | None) -> VariantRuntime:
-        """The variant the client named; else the one a flag pins the user to; else the default."""
+        """The variant the client named; else the one a flag pins the user to; else the one a rollout
+        routes the user to; else the default."""
         feature = ctx.feature
         assert feature is not None
-        if asked is not None or not ctx.levers.flags:
+        if asked is not None:
             return feature.variant(asked)
         key = feature.name + PIN_SUFFIX
-        if key not in ctx.levers.flags:
-            return feature.variant(None)
-        pinned = pinned_variant(self._flag_client(ctx), feature.name, ctx.user or ctx.request_id)
-        ctx.flags[key] = {"value": pinned, "reason": "pinned" if pinned else "not pinned"}
-        chosen = feature.variants.get(pinned) if pinned else None
-        return chosen if chosen is not None else feature.variant(None)
+        if key in ctx.levers.flags:
+            pinned = pinned_variant(self._flag_client(ctx), feature.name, ctx.user or ctx.request_id)
+            ctx.flags[key] = {"value": pinned, "reason": "pinned" if pinned else "not pinned"}
+            chosen = feature.variants.get(pinned) if pinned else None
+            if chosen is not None:
+                return chosen
+        for hook in self._hooks:  # a rollout's split, when one runs
+            routed = hook.route(ctx)
+            if routed is not None:
+                return routed
+        return feature.variant(None)
 
     async def _error(
         self,

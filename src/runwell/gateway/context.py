@@ -107,6 +107,10 @@ class RequestContext:
     levers: Levers = field(default_factory=Levers)
     """The operator's levers as they were when the request arrived."""
     note: str | None = None
+    arm: str | None = None
+    """The rollout arm that served the request (``baseline`` or ``candidate``), during a rollout."""
+    shadow_of: str | None = None
+    """For a shadow call: the request it copied."""
     response_started: bool = False
     """The response's status line went out: errors can no longer change it."""
 
@@ -219,4 +223,6 @@ class RequestContext:
             served_by=self.served_by,
             guardrails=self._guardrails_record(),
             attempts=self.attempts or None,
+            arm=self.arm,
+            shadow_of=self.shadow_of,
         )

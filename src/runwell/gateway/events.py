@@ -54,6 +54,12 @@ class Events:
         self._clock = clock
         self._last: dict[tuple[str, str], float] = {}
         self._queue: list[Event] = []
+        self._subscribers: list[Callable[[Event], None]] = []
+
+    def subscribe(self, callback: Callable[[Event], None]) -> None:
+        """Call ``callback`` with every event, throttled or not (it runs on the request path: it
+        must only record or queue)."""
+        self._subscribers.append(callback)
 
     def emit(self, kind: str, details: dict[str, Any], *, subject: str | None = None) -> None:
         """Count the event and queue its audit entry (unless one of its kind and subject was queued
@@ -61,6 +67,13 @@ class Events:
         feature = str(details.get("feature", ""))
         subject = subject or str(details.get("subject") or feature or kind)
         self._count(kind, feature)
+        if self._subscribers:
+            event = Event(kind, subject, feature, details, time.time())
+            for callback in self._subscribers:
+                try:
+                    callback(event)
+                except Exception:  # a subscriber's bug must not reach the request
+                    _log.exception("event subscriber %r failed on %s", callback, kind)
         now = self._clock()
         last = self._last.get((kind, subject))
         if last is not None and now - last < self._throttle_s:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -17,6 +17,7 @@ __all__ = [
     "RelativePath",
     "Section",
     "VariantName",
+    "unique_by_name",
 ]
 
 FEATURE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -39,3 +40,20 @@ class Section(BaseModel):
     """A spec section: frozen, unknown keys forbidden, strict types (YAML gives real ones)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class _HasName(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_Named = TypeVar("_Named", bound=_HasName)
+
+
+def unique_by_name(items: list[_Named], what: str) -> list[_Named]:
+    """``items`` unchanged, or ValueError naming the names used more than once."""
+    names = [item.name for item in items]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} names must be unique; repeated: {', '.join(repeated)}")
+    return items

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from itertools import pairwise
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -35,12 +33,15 @@ from runwell.spec._base import (
     VARIANT_NAME_PATTERN,
     FeatureName,
     NonEmptyStr,
-    Percent,
     ProviderName,
     RelativePath,
     Section,
     VariantName,
+    unique_by_name,
 )
+from runwell.spec.evals import EvalGate, Evals, EvalSuite, Scorer
+from runwell.spec.experiments import Rollout
+from runwell.spec.operate import Alert, EscalationStep, FailureMode, OnCall, OnCallMember
 from runwell.spec.protection import (
     Breaker,
     Budgets,
@@ -244,150 +245,6 @@ class UserIdPolicy(_Section):
     hash: bool = Field(default=False, description="store a keyed hash of user ids instead of the ids")
 
 
-# --- evals, rollout ---------------------------------------------------------------------------
-
-
-class Scorer(BaseModel):
-    """One scorer of an eval suite: ``type`` picks it, any other keys are its options."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
-
-    type: NonEmptyStr
-
-    @property
-    def options(self) -> dict[str, Any]:
-        """The scorer's options: every key except ``type``."""
-        return dict(self.model_extra or {})
-
-
-class EvalSuite(_Section):
-    """A dataset and the scorers run over it."""
-
-    name: NonEmptyStr
-    dataset: RelativePath = Field(description="JSONL file of cases, relative to runwell.yaml")
-    scorers: list[Scorer] = Field(min_length=1)
-
-
-class EvalGate(_Section):
-    """When a challenger may replace the champion (the CI regression gate)."""
-
-    alpha: float = Field(default=0.05, gt=0, lt=1, description="significance level of the comparison")
-    floor: float | None = Field(
-        default=None, ge=0, le=1, description="minimum mean score (0-1) any variant must reach"
-    )
-    tolerance: float = Field(
-        default=0.0, ge=0, le=1, description="drop in mean score (0-1) accepted before failing"
-    )
-    critical_tag: NonEmptyStr | None = Field(default=None, description="cases with this tag must all pass")
-    pinned_baseline: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="mean score pinned when the champion shipped; fail below it minus tolerance",
-    )
-    max_slice_gap: float | None = Field(
-        default=None, ge=0, le=1, description="largest allowed score gap between slices (tags)"
-    )
-
-
-class Evals(_Section):
-    """Eval suites and the gate applied to them."""
-
-    suites: list[EvalSuite] = Field(default_factory=list)
-    gate: EvalGate = Field(default_factory=EvalGate)
-
-    @field_validator("suites")
-    @classmethod
-    def _unique_names(cls, suites: list[EvalSuite]) -> list[EvalSuite]:
-        return _unique_by_name(suites, "suite")
-
-
-class Rollout(_Section):
-    """How a candidate variant takes traffic from the default one."""
-
-    strategy: Literal["none", "shadow", "canary", "ab"] = "none"
-    candidate: VariantName | None = None
-    steps: list[Percent] = Field(default_factory=list, description="traffic percents, ascending")
-
-    @field_validator("steps")
-    @classmethod
-    def _ascending(cls, steps: list[float]) -> list[float]:
-        if any(b <= a for a, b in pairwise(steps)):
-            raise ValueError(f"must be strictly ascending, got {steps}")
-        return steps
-
-    @model_validator(mode="after")
-    def _strategy_needs(self) -> Rollout:
-        if self.strategy != "none" and self.candidate is None:
-            raise ValueError(f"strategy {self.strategy!r} needs a candidate variant; add 'candidate: NAME'")
-        if self.strategy == "canary" and not self.steps:
-            raise ValueError("strategy 'canary' needs steps, e.g. 'steps: [5, 25, 50, 100]'")
-        return self
-
-
-# --- operations -------------------------------------------------------------------------------
-
-
-class Alert(_Section):
-    """A rule on a live metric that notifies someone when it holds."""
-
-    name: NonEmptyStr
-    metric: NonEmptyStr
-    op: Literal[">", "<", ">=", "<="]
-    threshold: float
-    window_s: float = Field(default=300.0, gt=0)
-    severity: Literal["page", "ticket"] = "ticket"
-
-
-class OnCallMember(_Section):
-    """Someone in the on-call rotation."""
-
-    name: NonEmptyStr
-    contact: NonEmptyStr = Field(description="email, phone, or a PagerDuty/Slack handle")
-
-
-class EscalationStep(_Section):
-    """Who is notified when an alert is still unacknowledged after some minutes."""
-
-    after_minutes: int = Field(ge=0)
-    notify: NonEmptyStr
-
-
-class OnCall(_Section):
-    """The rotation and the escalation policy."""
-
-    rotation: list[OnCallMember] = Field(default_factory=list)
-    escalation: list[EscalationStep] = Field(default_factory=list)
-
-    @field_validator("escalation")
-    @classmethod
-    def _ascending(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
-        minutes = [s.after_minutes for s in steps]
-        if minutes != sorted(minutes):
-            raise ValueError(f"after_minutes must not decrease from step to step, got {minutes}")
-        return steps
-
-
-class FailureMode(_Section):
-    """A known way the feature fails, how it is noticed and what to do."""
-
-    name: NonEmptyStr
-    detection: NonEmptyStr
-    mitigation: NonEmptyStr
-    runbook: RelativePath
-
-
-_Named = TypeVar("_Named", EvalSuite, Alert, FailureMode)
-
-
-def _unique_by_name(items: list[_Named], what: str) -> list[_Named]:
-    names = [item.name for item in items]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ValueError(f"{what} names must be unique; repeated: {', '.join(repeated)}")
-    return items
-
-
 # --- the whole spec ---------------------------------------------------------------------------
 
 
@@ -437,7 +294,7 @@ class FeatureSpec(_Section):
     @field_validator("alerts", "failure_modes")
     @classmethod
     def _unique_names(cls, items: list[Any], info: ValidationInfo) -> list[Any]:
-        return _unique_by_name(items, str(info.field_name).rstrip("s").replace("_", " "))
+        return unique_by_name(items, str(info.field_name).rstrip("s").replace("_", " "))
 
     @model_validator(mode="after")
     def _references_resolve(self) -> FeatureSpec:

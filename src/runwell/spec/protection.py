@@ -159,6 +159,16 @@ class PerRequestLimits(Section):
     max_cost_usd: float | None = Field(default=None, gt=0, description="the most one request may cost")
 
 
+_SCOPE_LIMITS = (
+    "daily_usd",
+    "monthly_usd",
+    "daily_tokens",
+    "monthly_tokens",
+    "requests_per_minute",
+    "tokens_per_minute",
+)
+
+
 class ScopeBudget(Section):
     """Spending and rate limits for one scope (a feature, each API key, each end user)."""
 
@@ -171,8 +181,8 @@ class ScopeBudget(Section):
 
     @property
     def any(self) -> bool:
-        """Whether any limit is set."""
-        return any(v is not None for _, v in self)
+        """Whether any of this scope's own limits is set (a subclass's other fields do not count)."""
+        return any(getattr(self, name) is not None for name in _SCOPE_LIMITS)
 
 
 class Budgets(ScopeBudget):

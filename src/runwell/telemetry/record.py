@@ -23,8 +23,9 @@ class RequestRecord:
     model answered with (OpenAI's shape), captured like the completion. ``outcome`` is the
     decision's outcome (``served``, ``fallback``, ``degraded``, ``blocked``, ``error``), ``served_by``
     the variant that answered or ``degraded:<mode>``, ``guardrails`` what each guardrail did
-    (``{name: {"status": ..., ...}}``: never the values it found), and ``attempts`` each provider
-    call tried, in order.
+    (``{name: {"status": ..., ...}}``: never the values it found), ``attempts`` each provider
+    call tried, in order, ``arm`` the rollout arm that served it (``baseline``/``candidate``), and
+    ``shadow_of`` the request a shadow call copied (its outcome is ``shadow``).
     """
 
     request_id: str
@@ -63,6 +64,8 @@ class RequestRecord:
     served_by: str | None = None
     guardrails: dict[str, Any] | None = None
     attempts: list[dict[str, Any]] | None = None
+    arm: str | None = None
+    shadow_of: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of every field (for JSON output)."""
