@@ -18,6 +18,7 @@ from runwell.gateway.app import Gateway, GatewayLimits
 from runwell.gateway.audit import AuditTrail
 from runwell.gateway.auth import AdminToken
 from runwell.gateway.background import Background, Job
+from runwell.gateway.console_setup import build_console
 from runwell.gateway.enforcement import declared_not_enforced
 from runwell.gateway.experiments_setup import build_experiments
 from runwell.gateway.extension import ExtensionContext
@@ -108,7 +109,7 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         guard.protection, guard.spend, guard.events,
     )  # fmt: skip
     try:
-        extensions = [build_experiments(context), build_operations(context)]
+        extensions = [build_experiments(context), build_operations(context), build_console(context)]
     except BaseException:
         store.close()
         raise

@@ -75,6 +75,9 @@ BUILTIN_PRICES: Mapping[str, Price] = MappingProxyType(_BUILTIN)
 _SNAPSHOT_SUFFIX = re.compile(r"[-@](\d{4}-\d{2}-\d{2}|\d{8}|latest)")
 
 
+_MEMO_LIMIT = 4096
+
+
 class PriceTable:
     """Prices by model id: the built-in table plus ``overrides`` (which win on the same key).
 
@@ -86,9 +89,22 @@ class PriceTable:
         merged: dict[str, Price] = dict(BUILTIN_PRICES) if builtin else {}
         merged.update({model.lower(): price for model, price in (overrides or {}).items()})
         self._prices: Mapping[str, Price] = MappingProxyType(merged)
+        # Answers by model id: the request path asks for the same few models again and again, and a
+        # miss scans every entry. Bounded: a table is asked about the models of its specs.
+        self._memo: dict[str, Price | None] = {}
 
     def price(self, model: str) -> Price | None:
         """The price that applies to ``model``, or ``None`` when it has none."""
+        try:
+            return self._memo[model]
+        except KeyError:
+            pass
+        found = self._lookup(model)
+        if len(self._memo) < _MEMO_LIMIT:
+            self._memo[model] = found
+        return found
+
+    def _lookup(self, model: str) -> Price | None:
         wanted = model.strip().lower()
         exact = self._prices.get(wanted)
         if exact is not None:
