@@ -51,12 +51,7 @@ def kill(
     project_dir: DirOption = Path("."),
 ) -> None:
     """Kill switch: the feature (or one variant) stops calling models and answers with its degradation."""
-    from runwell.control import levers
-
-    with opened_store_and_log(db, project_dir) as (store, log):
-        _check_feature(store, feature)
-        changed = _run(lambda: levers.kill(log, feature, variant=variant, actor=_actor(), reason=reason))
-    what = feature if variant is None else f"{feature}@{variant}"
+    what, changed = _switch(feature, variant, reason, db, project_dir, killed=True)
     typer.echo(f"Killed {what}." if changed else f"{what} was already killed; nothing recorded.")
 
 
@@ -68,13 +63,20 @@ def unkill(
     project_dir: DirOption = Path("."),
 ) -> None:
     """Turn the kill switch off again."""
+    what, changed = _switch(feature, variant, reason, db, project_dir, killed=False)
+    typer.echo(f"{what} serves again." if changed else f"{what} was not killed; nothing recorded.")
+
+
+def _switch(
+    feature: str, variant: str | None, reason: str, db: str | None, project_dir: Path, *, killed: bool
+) -> tuple[str, bool]:
     from runwell.control import levers
 
+    change = levers.kill if killed else levers.unkill
     with opened_store_and_log(db, project_dir) as (store, log):
         _check_feature(store, feature)
-        changed = _run(lambda: levers.unkill(log, feature, variant=variant, actor=_actor(), reason=reason))
-    what = feature if variant is None else f"{feature}@{variant}"
-    typer.echo(f"{what} serves again." if changed else f"{what} was not killed; nothing recorded.")
+        changed = _run(lambda: change(log, feature, variant=variant, actor=_actor(), reason=reason))
+    return (feature if variant is None else f"{feature}@{variant}"), bool(changed)
 
 
 def guardrail_off(

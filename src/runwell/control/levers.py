@@ -34,6 +34,7 @@ import orjson
 from runwell.audit.log import AuditLog
 from runwell.audit.open import StateChange, change_state
 from runwell.errors import ConfigError
+from runwell.spec.protection import SCOPE_LIMIT_NAMES
 from runwell.store import Database, Tx
 
 __all__ = [
@@ -65,14 +66,7 @@ GUARDRAIL_NAMES = (
 )
 """The guardrails an operator can switch off for a while (the keys of a spec's ``guardrails``)."""
 
-BUDGET_LIMITS = (
-    "daily_usd",
-    "monthly_usd",
-    "daily_tokens",
-    "monthly_tokens",
-    "requests_per_minute",
-    "tokens_per_minute",
-)
+BUDGET_LIMITS = SCOPE_LIMIT_NAMES
 """The feature-wide limits an operator can change at run time (the keys of a spec's ``budgets``)."""
 
 _AUDIT_KIND = {

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from runwell.errors import ProviderError
-from runwell.gateway.asgi import Send
+from runwell.gateway.asgi import Send, send_bytes
 from runwell.gateway.context import RequestContext
 from runwell.gateway.responses import SSE_HEADERS, SseWriter, whole_body
 from runwell.guardrails import RedactionSession
@@ -49,18 +49,7 @@ async def send_whole(
         tool_calls=result.tool_calls,
         logprobs=result.logprobs,
     )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_bytes(send, 200, body, headers)
 
 
 async def send_checked_stream(

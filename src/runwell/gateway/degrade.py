@@ -15,11 +15,9 @@ naming the provider), as before.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
-from runwell.gateway.asgi import Send, error_body
+from runwell.gateway.asgi import Send, error_body, send_json
 from runwell.gateway.responses import SSE_HEADERS
 from runwell.spec.protection import Degradation
 
@@ -56,7 +54,9 @@ async def send_degraded(
     if degradation.mode == "maintenance":
         body = error_body(degradation.message, type="service_unavailable", request_id=request_id, code=reason)
         body["runwell"] = marker
-        await _json(send, 503, body, [*headers, (b"retry-after", str(degradation.retry_after_s).encode())])
+        await send_json(
+            send, 503, body, [*headers, (b"retry-after", str(degradation.retry_after_s).encode())]
+        )
         return 503
     if degradation.mode == "queued":
         assert ticket is not None
@@ -68,7 +68,7 @@ async def send_degraded(
             "retrieve": f"/v1/queued/{ticket}",
             "runwell": marker,
         }
-        await _json(send, 202, body, [*headers, (b"location", f"/v1/queued/{ticket}".encode())])
+        await send_json(send, 202, body, [*headers, (b"location", f"/v1/queued/{ticket}".encode())])
         return 202
     model = f"{feature}@{label}"
     if not stream:
@@ -87,7 +87,7 @@ async def send_degraded(
             ],
             "runwell": marker,
         }
-        await _json(send, 200, payload, headers)
+        await send_json(send, 200, payload, headers)
         return 200
     base = {
         "id": f"chatcmpl-{request_id}",
@@ -104,19 +104,3 @@ async def send_degraded(
     sse = b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events) + b"data: [DONE]\n\n"
     await send({"type": "http.response.body", "body": sse, "more_body": False})
     return 200
-
-
-async def _json(send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]]) -> None:
-    body = orjson.dumps(payload)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

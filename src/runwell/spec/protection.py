@@ -16,6 +16,7 @@ from runwell.spec._base import NonEmptyStr, Section, VariantName
 
 __all__ = [
     "PII_KIND_NAMES",
+    "SCOPE_LIMIT_NAMES",
     "Breaker",
     "Budgets",
     "Degradation",
@@ -159,7 +160,7 @@ class PerRequestLimits(Section):
     max_cost_usd: float | None = Field(default=None, gt=0, description="the most one request may cost")
 
 
-_SCOPE_LIMITS = (
+SCOPE_LIMIT_NAMES = (
     "daily_usd",
     "monthly_usd",
     "daily_tokens",
@@ -167,6 +168,7 @@ _SCOPE_LIMITS = (
     "requests_per_minute",
     "tokens_per_minute",
 )
+"""The limits of one scope (a feature, each key, each user), as the spec and the levers name them."""
 
 
 class ScopeBudget(Section):
@@ -182,7 +184,7 @@ class ScopeBudget(Section):
     @property
     def any(self) -> bool:
         """Whether any of this scope's own limits is set (a subclass's other fields do not count)."""
-        return any(getattr(self, name) is not None for name in _SCOPE_LIMITS)
+        return any(getattr(self, name) is not None for name in SCOPE_LIMIT_NAMES)
 
 
 class Budgets(ScopeBudget):
