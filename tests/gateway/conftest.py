@@ -56,14 +56,21 @@ def runwell(
 
 
 @pytest.fixture(scope="session")
-def mock_upstream() -> Iterator[str]:
-    """The mock OpenAI/Anthropic upstream as a subprocess; yields its root URL."""
+def mock_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The mock OpenAI/Anthropic upstream as a subprocess; yields its root URL.
+
+    Its output goes to a file, never a pipe: nobody reads a pipe during the session, and once its
+    64 KiB buffer is full (aiohttp logs a traceback for each connection a test cuts) the mock would
+    block on its next log line and every later test would see a dead upstream.
+    """
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runwell.testing.mock_upstream", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log_path = tmp_path_factory.mktemp("mock-upstream") / "mock.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runwell.testing.mock_upstream", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         wait_http(f"http://127.0.0.1:{port}/v1/models", proc=proc)
         yield f"http://127.0.0.1:{port}"

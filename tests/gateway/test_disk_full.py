@@ -47,12 +47,12 @@ def test_a_full_disk_withholds_answers_and_readyz_reports_it(project: Path, smal
     try:
         assert client.chat.completions.create(model="support", messages=MSG).choices[0].message.content
         assert _readyz(gw)[0] == 200
-        # Fill every remaining byte of the disk.
-        with open(filler, "wb") as out:
+        # Fill every remaining byte of the disk. Unbuffered: a buffered file would try to flush its
+        # last block again on close and raise from there.
+        with open(filler, "wb", buffering=0) as out:
             try:
                 while True:
                     out.write(b"\0" * 65536)
-                    out.flush()
             except OSError:
                 pass
         with pytest.raises(openai.APIStatusError) as err:
