@@ -4,13 +4,14 @@
 
 Reported, and written to bench/results/guardrails.json, all measured in the same run:
 
-- injection detection on the held-out set ``bench/data/guardrails_heldout_v3.jsonl`` (how it was
+- injection detection on the held-out set ``bench/data/guardrails_heldout_v4.jsonl`` (how it was
   kept apart: ``bench/data/README.md``): attack recall and benign false-positive rate, each with
   a 95 % Wilson interval, per category, for the rules with word-shingle similarity alone, for the
   default detector (those plus the learned scorer) and, when the local model is installed, with
   MiniLM embedding similarity on top (targets: recall >= 90 %, false positives <= 2 %). The same
-  figures on the dev set (v2, which chose the scorer's threshold) are reported beside them,
-  marked as dev: they show tuning, not generalisation;
+  figures on the dev sets (v2 and v3, which chose the scorer's threshold and were read while
+  tuning, and the probe written while tuning) are reported beside them, marked as dev: they show
+  tuning, not generalisation;
 - the cost per request of PII redaction (a session redacting one user message), the injection
   check and the output checks (JSON Schema + two banned patterns + PII), and of the three in a
   row, in microseconds at p50 and p99, on short (100 characters), typical (500) and long (8,000)
@@ -50,9 +51,14 @@ from runwell.guardrails._rules import RULES  # noqa: E402
 from runwell.guardrails._scorer import WEIGHTS_FILE  # noqa: E402
 from runwell.guardrails._similarity import shingles  # noqa: E402
 
-HELDOUT = ROOT / "bench" / "data" / "guardrails_heldout_v3.jsonl"
+HELDOUT = ROOT / "bench" / "data" / "guardrails_heldout_v4.jsonl"
 DEVELOPMENT = ROOT / "tests" / "guardrails" / "data"  # training and dev sets: every *.jsonl here
-DEV_SET = DEVELOPMENT / "injection_dev_v2.jsonl"  # chose the scorer's threshold
+# Dev sets, reported beside the held-out figures and marked as such: v2 and v3 chose the scorer's
+# threshold and were read while tuning; the probe was written and read while tuning too.
+DEV_SETS = tuple(
+    DEVELOPMENT / name
+    for name in ("injection_dev_v2.jsonl", "injection_dev_v3.jsonl", "injection_dev_probe.jsonl")
+)
 WEIGHTS = ROOT / "src" / "runwell" / "guardrails" / "data" / WEIGHTS_FILE
 NEAR_COPY = 0.8  # shared word bigrams over the larger text's: above this, a held-out text is a copy
 TARGET_RECALL, TARGET_FPR = 0.90, 0.02
@@ -97,11 +103,19 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _is_attack(row: dict[str, Any]) -> bool:
+    """The label: v4 and the training files say ``attack: true/false``, v1-v3 ``label: attack/benign``."""
+    attack = row["attack"] if "attack" in row else row["label"] == "attack"
+    if not isinstance(attack, bool):
+        raise SystemExit(f"row {row.get('id')!r}: 'attack' must be true or false")
+    return attack
+
+
 def _development_texts() -> list[str]:
     """Every text the detector was built or tuned on: corpus, training and dev files, weights' sources."""
     paths = set(DEVELOPMENT.glob("*.jsonl"))
     weights = json.loads(WEIGHTS.read_text(encoding="utf-8"))
-    for entry in [*weights["trained_on"], weights["threshold_chosen_on"]]:
+    for entry in [*weights["trained_on"], *weights["threshold_chosen_on"]["files"]]:
         paths.add(ROOT / entry["file"])
     if HELDOUT.resolve() in {p.resolve() for p in paths}:
         raise SystemExit(f"{HELDOUT.name} was used to train or tune the learned scorer: it is not held out")
@@ -111,13 +125,14 @@ def _development_texts() -> list[str]:
     return texts
 
 
-def _check_apart(heldout: list[dict[str, Any]]) -> None:
-    """Fail when a held-out text also occurs in, or nearly copies, a development text."""
+def _not_apart(heldout: list[dict[str, Any]]) -> list[str]:
+    """Ids of held-out texts that also occur in, or nearly copy, a development text.
+
+    They are not held out, so they are left out of the held-out figures (and listed in the results).
+    """
     seen = _development_texts()
     exact = {normalize(t) for t in seen}
     clashes = [r["id"] for r in heldout if normalize(r["text"]) in exact]
-    if clashes:
-        raise SystemExit(f"held-out texts also used for development: {clashes}")
     # Near copies: an inverted index from word bigram to the development texts that hold it.
     sets = [shingles(words(normalize(t))) for t in seen]
     postings: dict[tuple[str, str], list[int]] = {}
@@ -133,8 +148,7 @@ def _check_apart(heldout: list[dict[str, Any]]) -> None:
                 shared[i] = shared.get(i, 0) + 1
         if any(n >= NEAR_COPY * max(len(features), len(sets[i])) for i, n in shared.items()):
             near.append(row["id"])
-    if near:
-        raise SystemExit(f"held-out texts that nearly copy a development text: {near}")
+    return sorted({*clashes, *near})
 
 
 def _fingerprint() -> str:
@@ -162,11 +176,12 @@ def _quality(detector: InjectionDetector, rows: list[dict[str, Any]]) -> dict[st
     attacks = flagged_attacks = benign = flagged_benign = 0
     for row in rows:
         flagged = detector.check(row["text"]).attack
-        key = f"{row['label']}/{row['category']}"
+        attack = _is_attack(row)
+        key = f"{'attack' if attack else 'benign'}/{row['category']}"
         counts = by_category.setdefault(key, [0, 0])
         counts[0] += flagged
         counts[1] += 1
-        if row["label"] == "attack":
+        if attack:
             attacks += 1
             flagged_attacks += flagged
         else:
@@ -252,8 +267,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "guardrails.json")
     args = parser.parse_args()
     heldout = _rows(HELDOUT)
-    _check_apart(heldout)
-    dev = _rows(DEV_SET)
+    not_apart = _not_apart(heldout)
+    if not_apart:
+        print(f"left out of the held-out figures, as copies of development texts: {', '.join(not_apart)}")
+    heldout = [r for r in heldout if r["id"] not in set(not_apart)]
+    devs = {path: _rows(path) for path in DEV_SETS}
     load_before = os.getloadavg()
     detector = InjectionDetector()
     rules_only = InjectionDetector(learned=False)
@@ -266,8 +284,11 @@ def main() -> None:
         "with_learned_scorer": _quality(detector, heldout),
     }
     dev_quality = {
-        "rules_and_shingles": _quality(rules_only, dev),
-        "with_learned_scorer": _quality(detector, dev),
+        str(path.relative_to(ROOT)): {
+            "rules_and_shingles": _quality(rules_only, rows),
+            "with_learned_scorer": _quality(detector, rows),
+        }
+        for path, rows in devs.items()
     }
     costs = _costs(detector, rules_only, redactor, checker)
     embedding_note = "skipped (--no-embeddings)"
@@ -278,16 +299,18 @@ def main() -> None:
             quality["with_minilm_embeddings"]["check_typical_500_chars"] = _timing(
                 lambda: embedded.check(_text(500)), 100
             )
-    counts = {label: sum(1 for r in heldout if r["label"] == label) for label in ("attack", "benign")}
+    attacks = sum(1 for r in heldout if _is_attack(r))
     result = {
         "heldout": {
             "file": str(HELDOUT.relative_to(ROOT)),
-            "attacks": counts["attack"],
-            "benign": counts["benign"],
+            "sha256": hashlib.sha256(HELDOUT.read_bytes()).hexdigest(),
+            "left_out_as_copies_of_development_texts": not_apart,
+            "attacks": attacks,
+            "benign": len(heldout) - attacks,
         },
         "targets": {"recall_min": TARGET_RECALL, "false_positive_rate_max": TARGET_FPR},
         "detection": quality,
-        "dev_set_not_held_out": {"file": str(DEV_SET.relative_to(ROOT)), "detection": dev_quality},
+        "dev_sets_not_held_out": dev_quality,
         "embeddings": embedding_note,
         "cost_per_request": costs,
         "construction_ms_p50": _construction_ms(),
@@ -326,8 +349,8 @@ def _print(result: dict[str, Any]) -> None:
         f"held-out: {held['file']} ({held['attacks']} attacks, {held['benign']} benign look-alikes)",
         result["detection"],
     )
-    dev = result["dev_set_not_held_out"]
-    _print_quality(f"dev set, NOT held out (it tuned the scorer): {dev['file']}", dev["detection"])
+    for name, detection in result["dev_sets_not_held_out"].items():
+        _print_quality(f"dev set, NOT held out (it tuned the detector): {name}", detection)
     print(f"  embeddings: {result['embeddings']}")
     print(f"  building a detector: {result['construction_ms_p50']} ms (p50)")
     print(f"\ncost per request, microseconds (p50 / p99), load avg {result['load_average_before_after']}")

@@ -67,6 +67,8 @@ _LEET_TOKEN = re.compile(r"[a-z0-9@$]*[0-9@$][a-z0-9@$]*")
 _SPACED = re.compile(r"\b[a-z0-9][ ._*/|-][a-z0-9][ ._*/|-][a-z0-9][ ._*/|-][a-z0-9][ ._*/|-][a-z0-9]\b")
 _SPACED_RUN = re.compile(r"(?:(?<![a-z0-9])[a-z0-9][ ._*/|-]){4,}[a-z0-9](?![a-z0-9])")
 _SPACED_SEP = re.compile(r"[ ._*/|-]")
+# A hyphen inside a word ("ig-nore pre-vious in-struc-tions"): three or more make a text worth joining.
+_HYPHENATED = re.compile(r"(?<=[a-z])-(?=[a-z])")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{2}[ :]?){12,}(?![0-9a-fA-F])")
 _ROT13 = MappingProxyType(str.maketrans("abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm"))
@@ -146,7 +148,7 @@ def hidden_views(
 ) -> list[tuple[str, str]]:
     """Other readings of a text that may hide an instruction, as ``(how, normalised text)`` pairs.
 
-    ``how`` is one of ``leet``, ``spaced``, ``base64``, ``hex``, ``rot13``, ``reversed``;
+    ``how`` is one of ``leet``, ``spaced``, ``joined``, ``base64``, ``hex``, ``rot13``, ``reversed``;
     ``vocabulary`` is the set of :func:`words` of ``normal``; ``known`` are words the caller looks
     for, which settle ambiguous leetspeak ("1" is "i" in "1gn0r3" but "l" in "ru135"). Each view is
     computed only when the text shows its sign, so nearly every benign prompt gets none.
@@ -160,6 +162,8 @@ def hidden_views(
     # Spelling out takes many one-character words; ordinary text has a handful of distinct ones (a, i, s).
     if len(vocabulary & _SINGLES) >= 5 and _SPACED.search(normal) is not None:
         views.append(("spaced", _SPACED_RUN.sub(lambda m: _SPACED_SEP.sub("", m.group()), normal)))
+    if normal.count("-") >= 3 and len(_HYPHENATED.findall(normal)) >= 3:
+        views.append(("joined", _HYPHENATED.sub("", normal)))
     if vocabulary and max(map(len, vocabulary)) >= 16:
         for how, pattern, decode in (("base64", _BASE64, _b64), ("hex", _HEX, _hex)):
             decoded = [d for d in map(decode, pattern.findall(raw)) if d]

@@ -32,9 +32,9 @@ from typing import Any
 from runwell.guardrails._normalize import normalize, words
 from runwell.guardrails._scorer import FORMAT, LearnedScorer, features, sigmoid, windows
 
-__all__ = ["Example", "choose_threshold", "fit", "main", "read_examples"]
+__all__ = ["Example", "average", "choose_threshold", "fit", "main", "read_examples"]
 
-Example = tuple[list[tuple[str, str]], bool]
+Example = tuple[list[tuple[str, ...]], bool]
 """A text's per-position features and whether it is an attack."""
 
 
@@ -58,7 +58,7 @@ def read_examples(path: Path, *, all_attacks: bool = False) -> list[tuple[str, b
     return rows
 
 
-def _featurize(text: str) -> list[tuple[str, str]]:
+def _featurize(text: str) -> list[tuple[str, ...]]:
     return features(words(normalize(text)))
 
 
@@ -89,26 +89,38 @@ def fit(
         for i in order:
             feats, attack = examples[i]
             names = _best_window(feats, weights) if attack else feats
-            z = bias + sum(weights.get(u, 0.0) + weights.get(b, 0.0) for u, b in names)
+            z = bias + sum(weights.get(name, 0.0) for position in names for name in position)
             grad = sigmoid(z) - (1.0 if attack else 0.0)
             bias_square += grad * grad
             bias -= rate * grad / math.sqrt(bias_square)
             step = grad * grad
-            for unigram, bigram in names:
-                for name in (unigram, bigram):
+            for position in names:
+                for name in position:
                     square = squares.get(name, 1e-8) + step
                     squares[name] = square
                     weights[name] = weights.get(name, 0.0) - rate * grad / math.sqrt(square)
     return weights, bias
 
 
-def _best_window(feats: list[tuple[str, str]], weights: dict[str, float]) -> list[tuple[str, str]]:
+def average(models: Sequence[tuple[dict[str, float], float]]) -> tuple[dict[str, float], float]:
+    """The mean of several fits' weights and biases (a feature missing from a fit counts as 0 there).
+
+    Fits that differ only in the order they saw the examples disagree most on the features few
+    examples hold; averaging shrinks those, the rare template artefacts, and keeps what all agree on.
+    """
+    names = sorted(set().union(*(weights for weights, _ in models)))
+    n = len(models)
+    mean = {name: math.fsum(weights.get(name, 0.0) for weights, _ in models) / n for name in names}
+    return mean, math.fsum(bias for _, bias in models) / n
+
+
+def _best_window(feats: list[tuple[str, ...]], weights: dict[str, float]) -> list[tuple[str, ...]]:
     spans = windows(len(feats))
     if len(spans) == 1:
         return feats
 
     def logit(span: tuple[int, int]) -> float:
-        return sum(weights.get(u, 0.0) + weights.get(b, 0.0) for u, b in feats[span[0] : span[1]])
+        return sum(weights.get(name, 0.0) for position in feats[span[0] : span[1]] for name in position)
 
     start, end = max(spans, key=logit)
     return feats[start:end]
@@ -143,21 +155,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, nargs="+", required=True)
     parser.add_argument("--attacks", type=Path, nargs="*", default=[])
-    parser.add_argument("--dev", type=Path, required=True)
+    parser.add_argument("--dev", type=Path, nargs="+", required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--dev-fpr", type=float, default=0.0)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--rate", type=float, default=0.2)
     parser.add_argument("--prune", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--average", type=int, default=1, help="fit this many models (seed, seed+1, ...) and average"
+    )
     args = parser.parse_args(argv)
     rows = [row for path in args.train for row in read_examples(path)]
     rows += [row for path in args.attacks for row in read_examples(path, all_attacks=True)]
-    dev = read_examples(args.dev)
+    dev = [row for path in args.dev for row in read_examples(path)]
     overlap = {normalize(t) for t, _ in rows} & {normalize(t) for t, _ in dev}
     if overlap:
         raise SystemExit(f"{len(overlap)} dev texts are also training texts; keep the sets apart")
-    weights, bias = fit(_windowed(rows), epochs=args.epochs, rate=args.rate, seed=args.seed)
+    examples = _windowed(rows)
+    weights, bias = average(
+        [fit(examples, epochs=args.epochs, rate=args.rate, seed=args.seed + i) for i in range(args.average)]
+    )
     kept = {k: round(v, 3) for k, v in sorted(weights.items()) if abs(v) >= args.prune}
     scorer = LearnedScorer(kept, round(bias, 4), 0.0)
     scorer.threshold = choose_threshold(scorer, dev, args.dev_fpr)
@@ -168,11 +186,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         "threshold": scorer.threshold,
         "trained_on": [{"file": p.as_posix(), "sha256": _sha256(p)} for p in sources],
         "threshold_chosen_on": {
-            "file": args.dev.as_posix(),
-            "sha256": _sha256(args.dev),
+            "files": [{"file": p.as_posix(), "sha256": _sha256(p)} for p in args.dev],
             "max_fpr": args.dev_fpr,
         },
-        "params": {"epochs": args.epochs, "rate": args.rate, "prune": args.prune, "seed": args.seed},
+        "params": {
+            "epochs": args.epochs,
+            "rate": args.rate,
+            "prune": args.prune,
+            "seed": args.seed,
+            "average": args.average,
+        },
         "examples": {"attack": sum(1 for _, a in rows if a), "benign": sum(1 for _, a in rows if not a)},
         "dev": _dev_report(scorer, dev),
         "weights": kept,

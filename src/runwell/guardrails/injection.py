@@ -65,8 +65,12 @@ _LEARNED = "learned"  # the rule id the learned scorer's evidence is reported un
 # The scorer's evidence counts from here: below it the model is unsure, and adding its doubt to
 # every benign text would turn one weak rule into an attack.
 _LEARNED_FLOOR = 0.3
-# Evidence this low means the scorer is sure the text is benign (its logit is 4 below the threshold).
-_LEARNED_BENIGN = 0.02
+# Evidence this low means the scorer is sure the text is benign (its logit is 2.4 or more below its
+# threshold): it then vetoes the regex rules, whose broad patterns fire on questions *about* prompts
+# ("how can I test whether my assistant leaks its system prompt?") that it has learned to read. Set
+# between the surest attack and the least sure benign text that a rule matched on the dev sets.
+_LEARNED_BENIGN = 0.08
+_VETO = 0.3  # what is left of a plain-text rule's weight after a veto (corpus matches are not vetoed)
 _DECODED = frozenset({"base64", "hex", "rot13", "reversed"})
 _META_QUOTED = 0.3  # damping of a rule match inside quotes when the text quotes or discusses injection
 _META_PLAIN = 0.55  # damping of every other piece of evidence when the text discusses injection
@@ -188,6 +192,13 @@ class InjectionDetector:
         sim_weight = _SIMILARITY_WEIGHT * similarity if match_id is not None else 0.0
         vouched = evidence is not None and evidence < _LEARNED_BENIGN
         sim_weight = self._damp(normal, vocabulary, spans, hits, sim_weight, vouched=vouched)
+        if vouched:
+            # Not vetoed: rules that demand an action on a decoded payload, notes addressed to a
+            # model (the indirect injection itself, whatever frame is around it), and rules found
+            # in a hidden view (those are not in ``spans``: the scorer read the disguise, not the payload).
+            for rule_id, _, _ in spans:
+                if rule_id not in _ACTING and rule_id not in _ADDRESSED:
+                    hits[rule_id] *= _VETO
         miss = 1.0 - sim_weight
         for weight in hits.values():
             miss *= 1.0 - weight
