@@ -199,7 +199,7 @@ def test_show_lists_cases_whose_verdict_flips_between_repeats(cli: Cli, make_pro
     )
 
 
-def test_adversarial_suite_echo_leaks_every_literal_canary_and_text_leaks_none(
+def test_adversarial_suite_echo_leaks_every_canary_it_repeats_and_text_leaks_none(
     cli: Cli, make_project: MakeProject
 ) -> None:
     spec = make_project(
@@ -207,24 +207,29 @@ def test_adversarial_suite_echo_leaks_every_literal_canary_and_text_leaks_none(
         variants={"echoer": "echo", "texter": "text"},
     )
     suite = load_builtin_suite("builtin:prompt-injection")
-    # Echo repeats its input: an attack "succeeds" exactly when the canary is written out in it.
-    literal = {c.id for c in suite if canary_leaked(orjson.dumps(c.messages).decode(), c.metadata["canary"])}
-    for variant, expected_all in (("echoer", len(literal) / len(suite)), ("texter", 0.0)):
+    attacks = [c for c in suite if c.metadata["kind"] == "attack"]
+    # Echo repeats its input: an attack "succeeds" exactly when the canary is in it, in any form.
+    leaked = {c.id for c in attacks if canary_leaked(orjson.dumps(c.messages).decode(), c.metadata["canary"])}
+    assert len(leaked) > 0.9 * len(attacks)
+    for variant, expected_all in (("echoer", len(leaked) / len(attacks)), ("texter", 0.0)):
         run_id = _run(cli, spec, "--suite", "builtin:prompt-injection", "--variant", variant)["run"]["run_id"]
         shown = orjson.loads(cli("show", run_id, "--json", "--dir", str(spec.parent)).stdout)
         rates = shown["attack_success_rate"]
-        assert rates["all"]["total"] == len(suite) >= 100
+        assert rates["all"]["total"] == len(attacks) >= 100 and "benign" not in rates
         assert rates["all"]["rate"] == pytest.approx(expected_all)
         if variant == "echoer":
             assert rates["direct"]["rate"] == rates["indirect"]["rate"] == 1.0
         else:
             assert all(r["successes"] == 0 for r in rates.values())
+            # "This is a simulated answer." answers no benign look-alike with what it asked for.
+            assert shown["over_refusal_rate"]["rate"] == 1.0
     for name in ("builtin:jailbreak", "builtin:pii-leak"):
         run_id = _run(cli, spec, "--suite", name, "--variant", "echoer")["run"]["run_id"]
         shown = orjson.loads(cli("show", run_id, "--json", "--dir", str(spec.parent)).stdout)
-        assert shown["attack_success_rate"]["all"]["rate"] == 1.0
+        rates = shown["attack_success_rate"]
+        assert all(r["rate"] == 1.0 for k, r in rates.items() if k not in ("all", "harmful-content"))
     table = cli("show", run_id, "--dir", str(spec.parent)).stdout
-    assert "attack success rate" in table and "100.0%" in table
+    assert "attack success rate" in table and "100.0%" in table and "over-refusal rate" in table
 
 
 @pytest.mark.postgres

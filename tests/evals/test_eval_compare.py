@@ -8,7 +8,7 @@ import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 
 from runwell.errors import ConfigError
-from runwell.evals import CaseResult, RunResult, compare_runs
+from runwell.evals import CaseResult, RunResult, compare_runs, wilson_interval
 from tests.evals.builders import build_run
 
 
@@ -93,26 +93,45 @@ def test_inconsistent_case_results_are_errors() -> None:
         compare_runs(out_of_range, out_of_range)
 
 
-def test_slices_and_the_widest_gap_within_a_dimension() -> None:
-    tags = [["lang:en"]] * 4 + [["lang:fr"]] * 4 + [["critical", "lang:en"]] * 2
+def test_tags_break_scores_down_but_only_declared_groups_form_the_gap() -> None:
+    # Behaviour change (issue 12): "lang:en" is a topic-style tag and no longer a fairness dimension;
+    # groups are declared as group:DIM=VALUE.
+    tags = [["group:lang=en", "lang:en"]] * 4 + [["group:lang=fr", "lang:fr"]] * 4
+    tags += [["critical", "group:lang=en", "lang:en"]] * 2
     base = build_run([True] * 10, tags=tags)
     cand = build_run([True] * 4 + [True, False, False, False] + [True, True], tags=tags)
-    cmp = compare_runs(base, cand)
+    cmp = compare_runs(base, cand, min_slice_size=4)
     by_tag = {s.tag: s for s in cmp.slices}
     assert by_tag["lang:en"].n == 6 and by_tag["lang:en"].candidate_mean == 1.0
     assert by_tag["lang:fr"].candidate_mean == 0.25 and by_tag["lang:fr"].baseline_mean == 1.0
+    assert by_tag["lang:fr"].candidate_pass_interval == pytest.approx(wilson_interval(1, 4, 0.95))
     gap = cmp.slice_gap
     assert gap is not None
-    assert (gap.dimension, gap.low_tag, gap.high_tag) == ("lang", "lang:fr", "lang:en")
-    assert gap.gap == pytest.approx(0.75)
+    assert (gap.dimension, gap.low_tag, gap.high_tag) == ("lang", "group:lang=fr", "group:lang=en")
+    assert gap.gap == pytest.approx(0.75) and (gap.low_n, gap.high_n, gap.groups) == (4, 6, 2)
+    assert gap.p_value is not None and 0.0 < gap.p_value < 0.1
+    groups = {g.tag: g for g in cmp.groups}
+    assert groups["group:lang=fr"].candidate_pass_interval == pytest.approx(wilson_interval(1, 4, 0.95))
+    assert groups["group:lang=en"].baseline_mean == 1.0
 
 
-def test_the_critical_tag_and_small_slices_are_left_out_of_the_gap() -> None:
-    tags = [["critical"]] * 2 + [["easy"]] * 5 + [["hard"]] * 5 + [["tiny"]]
-    run = build_run([False, False] + [True] * 5 + [True] * 4 + [False] + [False], tags=tags)
-    gap = compare_runs(run, run, min_slice_size=2).slice_gap
-    assert gap is not None and (gap.low_tag, gap.high_tag) == ("hard", "easy")
-    assert gap.gap == pytest.approx(0.2)
+def test_topic_tags_are_never_pooled_into_a_gap() -> None:
+    tags = [["billing"]] * 20 + [["shipping"]] * 20 + [["technique:base64"]] * 20
+    run = build_run([True] * 20 + [False] * 20 + [True] * 20, tags=tags)
+    cmp = compare_runs(run, run)
+    assert cmp.slice_gap is None and cmp.groups == ()
+    assert {s.tag for s in cmp.slices} == {"billing", "shipping", "technique:base64"}
+
+
+def test_groups_below_the_minimum_size_are_reported_but_left_out_of_the_gap() -> None:
+    tags = [["group:region=eu"]] * 12 + [["group:region=us"]] * 12 + [["group:region=apac"]]
+    run = build_run([True] * 12 + [True] * 9 + [False] * 3 + [False], tags=tags)
+    cmp = compare_runs(run, run, min_slice_size=10)
+    small = {g.value: g.too_small for g in cmp.groups}
+    assert small == {"apac": True, "eu": False, "us": False}
+    gap = cmp.slice_gap
+    assert gap is not None and (gap.low_tag, gap.high_tag) == ("group:region=us", "group:region=eu")
+    assert gap.gap == pytest.approx(0.25) and gap.groups == 2
 
 
 def test_critical_failures_include_cases_only_in_the_candidate() -> None:

@@ -56,7 +56,7 @@ def test_a_candidate_below_the_floor_fails_below_floor_only() -> None:
     mediocre = [True] * 120 + [False] * 80
     result = gate(build_run(mediocre), build_run(mediocre, variant="new"), floor=0.7)
     assert kinds(result) == ["below_floor"]
-    assert "candidate mean 0.600 < floor 0.700" in result.failures[0].message
+    assert "candidate mean 0.600 is below floor 0.700" in result.failures[0].message
 
 
 def test_a_small_insignificant_drop_passes() -> None:
@@ -106,11 +106,23 @@ def test_the_critical_tag_is_configurable() -> None:
     assert gate(run, run).passed
 
 
-def test_slice_gap_over_the_limit_fails() -> None:
-    tags = [["lang:en"]] * 10 + [["lang:de"]] * 10
+def test_a_significant_slice_gap_over_the_limit_fails() -> None:
+    tags = [["group:lang=en"]] * 20 + [["group:lang=de"]] * 20
+    run = build_run([True] * 20 + [True] * 8 + [False] * 12, tags=tags)
+    result = gate(run, run, max_slice_gap=0.3)
+    assert kinds(result) == ["slice_gap"]
+    assert "and not chance" in result.failures[0].message
+    assert gate(run, run, max_slice_gap=0.7).passed
+
+
+def test_a_wide_gap_that_chance_explains_is_a_warning_not_a_failure() -> None:
+    # Behaviour change (issue 12): 10 vs 10 cases, 1.0 vs 0.6 is a gap of 0.4 but p > 0.05.
+    tags = [["group:lang=en"]] * 10 + [["group:lang=de"]] * 10
     run = build_run([True] * 10 + [True] * 6 + [False] * 4, tags=tags)
-    assert kinds(gate(run, run, max_slice_gap=0.3)) == ["slice_gap"]
-    assert gate(run, run, max_slice_gap=0.5).passed
+    result = gate(run, run, max_slice_gap=0.3)
+    assert result.passed
+    assert {c.kind: c.status for c in result.checks}["slice_gap"] == "warning"
+    assert any(w.kind == "slice_gap" and "not significant" in w.message for w in result.warnings)
 
 
 def test_unconfigured_checks_are_skipped_not_passed() -> None:
@@ -122,6 +134,11 @@ def test_unconfigured_checks_are_skipped_not_passed() -> None:
         "below_pinned": "skipped",
         "critical_case_failed": "skipped",
         "slice_gap": "skipped",
+        "attack_success": "skipped",
+        "over_refusal": "skipped",
+        "counterfactual": "skipped",
+        "trend": "skipped",
+        "power": "warning",  # five cases cannot see a 10-point drop: said, never a failure
     }
 
 
@@ -139,7 +156,18 @@ def test_gate_alpha_must_match_the_comparison() -> None:
 
 
 @pytest.mark.parametrize(
-    "config", [{"alpha": 0.0}, {"alpha": 1.5}, {"floor": 1.2}, {"tolerance": -0.1}, {"max_slice_gap": -1.0}]
+    "config",
+    [
+        {"alpha": 0.0},
+        {"alpha": 1.5},
+        {"floor": 1.2},
+        {"tolerance": -0.1},
+        {"max_slice_gap": -1.0},
+        {"max_attack_success": 1.5},
+        {"max_over_refusal": -0.1},
+        {"detect_drop": 0.0},
+        {"trend_min_runs": 2},
+    ],
 )
 def test_gate_config_is_validated(config: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import orjson
+import pytest
 
 from runwell.evals import (
     Comparison,
@@ -21,7 +22,8 @@ from runwell.evals import (
 )
 from tests.evals.builders import build_run
 
-TAGS = [["critical", "lang:en"]] * 2 + [["lang:en"]] * 98 + [["lang:fr"]] * 100
+EN, FR = ["group:lang=en", "lang:en"], ["group:lang=fr", "lang:fr"]
+TAGS = [["critical", *EN]] * 2 + [EN] * 98 + [FR] * 100
 
 
 def failing() -> tuple[Comparison, GateResult]:
@@ -50,6 +52,10 @@ def test_json_report_is_serialisable_and_carries_the_verdict() -> None:
         "critical_case_failed",
     ]
     assert data["slice_gap"]["gap"] == cmp.slice_gap.gap  # type: ignore[union-attr]
+    assert data["slice_gap"]["p_value"] < 0.05
+    assert [g["tag"] for g in data["groups"]] == ["group:lang=en", "group:lang=fr"]
+    assert data["power"]["mde"] == pytest.approx(cmp.power.mde)  # type: ignore[union-attr]
+    assert data["safety"] == {"attack_success": None, "over_refusal": None}
     assert "c0000" in data["regressions"]
 
 
@@ -63,7 +69,14 @@ def test_junit_parses_and_has_one_testcase_per_check_and_critical_case() -> None
     failed = {c.get("name") for c in checks if c.find("failure") is not None}
     assert failed == {"sudden_degradation", "below_floor", "critical_case_failed"}
     skipped = {c.get("name") for c in checks if c.find("skipped") is not None}
-    assert skipped == {"below_pinned", "slice_gap"}
+    assert skipped == {
+        "below_pinned",
+        "slice_gap",
+        "attack_success",
+        "over_refusal",
+        "counterfactual",
+        "trend",
+    }
     assert [c.get("name") for c in critical_suite.findall("testcase")] == ["c0000", "c0001"]
     assert critical_suite.find("testcase/failure").get("type") == "critical_case_failed"  # type: ignore[union-attr]
     for suite in (gate_suite, critical_suite):
@@ -71,7 +84,7 @@ def test_junit_parses_and_has_one_testcase_per_check_and_critical_case() -> None
         assert int(suite.get("tests", "-1")) == len(cases)
         assert int(suite.get("failures", "-1")) == sum(c.find("failure") is not None for c in cases)
         assert int(suite.get("skipped", "-1")) == sum(c.find("skipped") is not None for c in cases)
-    assert root.get("tests") == "7" and root.get("failures") == "4"
+    assert root.get("tests") == str(len(result.checks) + 2) and root.get("failures") == "4"
 
 
 def test_junit_survives_characters_xml_cannot_carry() -> None:

@@ -274,7 +274,9 @@ async def test_canary_scorer_fails_when_the_token_leaks() -> None:
 def test_canary_detection_ignores_zero_width_characters_and_case() -> None:
     assert canary_leaked("C\u200bANARY-7F\u200d3A9C", "CANARY-7F3A9C")
     assert canary_leaked("xx canary-7f3a9c yy", "CANARY-7F3A9C")
-    assert not canary_leaked("CANARY-7F3A9", "CANARY-7F3A9C")
+    # Behaviour change (issue 12): five of the six characters after CANARY- is a leak in part.
+    assert canary_leaked("CANARY-7F3A9", "CANARY-7F3A9C")
+    assert not canary_leaked("CANARY-123456", "CANARY-7F3A9C")
 
 
 def test_unknown_type_lists_known_types_with_a_suggestion() -> None:

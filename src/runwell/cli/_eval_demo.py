@@ -72,7 +72,8 @@ async def _compare(console: Console, spec_path: Path, step: int) -> None:
             store.run_result(runs[0]),
             store.run_result(runs[1]),
             alpha=config.alpha,
-            critical_tag=config.critical_tag,
+            min_slice_size=loaded.spec.evals.gate.min_slice_size,
+            detect_drop=config.power_target,
         )
     finally:
         store.close()
@@ -93,5 +94,7 @@ async def _compare(console: Console, spec_path: Path, step: int) -> None:
             "--gate' exits 1 here",
             highlight=False,
         )
+    for warning in gate.warnings:
+        console.print(f"   [yellow]{warning.kind}:[/] {warning.message}", highlight=False)
     where = os.path.relpath(spec_path.parent)
     console.print(f"   details: cd {where} && runwell eval compare champion challenger", highlight=False)

@@ -109,7 +109,7 @@ def show_run(
         run = store.get_run(run_id)
         results = store.results(run.run_id)
         stats = store.stats([run.run_id]).get(run.run_id)
-        attacks = _attack_rates(run, store.run_result(run).cases)
+        attacks, refusals = _safety_rates(run, store.run_result(run).cases)
     by_case: dict[str, list[CaseRepeat]] = {}
     for r in results:
         by_case.setdefault(r.case_id, []).append(r)
@@ -120,24 +120,42 @@ def show_run(
             "stats": None if stats is None else _as_dict(stats),
             "unstable_case_ids": unstable,
             "attack_success_rate": attacks,
+            "over_refusal_rate": refusals,
             "results": [_as_dict(r) for r in results],
         }
         echo_json(payload)
         return
     _print_run(run, stats, by_case, unstable, attacks)
+    if refusals is not None:
+        make_console().print(
+            f"over-refusal rate (benign look-alikes refused or not helped): {_pct(refusals['rate'])} "
+            f"({int(refusals['refused'])} of {int(refusals['total'])})",
+            highlight=False,
+        )
 
 
-def _attack_rates(run: EvalRun, cases: list[Any]) -> dict[str, dict[str, float]] | None:
-    """Attack success per category when the run used a built-in adversarial suite."""
-    from runwell.evals.suites import BUILTIN_PREFIX, attack_success_rate, load_builtin_suite
+def _safety_rates(
+    run: EvalRun, cases: list[Any]
+) -> tuple[dict[str, dict[str, float]] | None, dict[str, float] | None]:
+    """Attack success per category and the over-refusal rate, when the run used a built-in suite."""
+    from runwell.evals.suites import (
+        BUILTIN_PREFIX,
+        attack_success_rate,
+        load_builtin_suite,
+        over_refusal_rate,
+    )
 
     if not run.dataset_name.startswith(BUILTIN_PREFIX) or not cases:
-        return None
+        return None, None
     suite = load_builtin_suite(run.dataset_name)
     if suite.content_hash != run.dataset_hash:
-        return None  # the suite changed with a runwell upgrade: the categories may not match
+        return None, None  # the suite changed with a runwell upgrade: the categories may not match
     rates = attack_success_rate(cases, suite)
-    return {k: {"successes": v.successes, "total": v.total, "rate": v.rate} for k, v in rates.items()}
+    attacks = {k: {"successes": v.successes, "total": v.total, "rate": v.rate} for k, v in rates.items()}
+    refused = over_refusal_rate(cases, suite)
+    if refused is None:
+        return attacks, None
+    return attacks, {"refused": refused.refused, "total": refused.total, "rate": refused.rate}
 
 
 def _print_run(

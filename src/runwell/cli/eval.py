@@ -1,7 +1,9 @@
 """``runwell eval``: run eval suites against a variant, compare runs, gate CI on the result.
 
 ``eval run`` lives here; ``eval compare`` in :mod:`runwell.cli._eval_compare`; ``eval list`` and
-``eval show`` in :mod:`runwell.cli._eval_show`.
+``eval show`` in :mod:`runwell.cli._eval_show`; ``eval promote`` in :mod:`runwell.cli._eval_promote`;
+``eval report`` (HTML) in :mod:`runwell.cli._eval_report`; ``eval judge-agreement`` in
+:mod:`runwell.cli._eval_judge`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ _T = TypeVar("_T")
 
 def register(root: typer.Typer) -> None:
     """Mount ``runwell eval`` and its subcommands on ``root``."""
-    from runwell.cli import _eval_compare, _eval_show
+    from runwell.cli import _eval_compare, _eval_judge, _eval_promote, _eval_report, _eval_show
 
     app = typer.Typer(
         name="eval", help="Evaluate variants on datasets, compare runs, gate CI.", no_args_is_help=True
@@ -51,6 +53,9 @@ def register(root: typer.Typer) -> None:
     app.command("compare")(_eval_compare.compare)
     app.command("list")(_eval_show.list_runs)
     app.command("show")(_eval_show.show_run)
+    app.command("promote")(_eval_promote.promote_run)
+    app.command("report")(_eval_report.report_run)
+    app.command("judge-agreement")(_eval_judge.judge_agreement)
     root.add_typer(app)
 
 
@@ -242,5 +247,8 @@ def _report(run: EvalRun, stats: RunStats | None, *, as_json: bool) -> None:
         f"({run.case_count} cases x {run.repeats})\n"
         f"  mean score {score}, pass rate {rate}, {stats.errors} errors of {stats.results} calls, "
         f"cost {cost}\n"
-        f"  next: runwell eval show {run.run_id}   |   runwell eval compare BASELINE {run.variant} --gate"
+        f"  next: runwell eval compare {run.variant} --suite {run.suite} --gate   "
+        "(against the last promoted run)\n"
+        f"        runwell eval promote {run.run_id}   (make this run the baseline)\n"
+        f"        runwell eval show {run.run_id}   |   runwell eval report {run.run_id}   (HTML)"
     )

@@ -4,6 +4,11 @@ A run's :class:`CaseResult` holds K repeats of one case. Per case, the score is 
 K scores and the verdict is the majority of its K pass verdicts (strictly more than half: a tie
 fails). A case whose verdict changes between repeats, in either run, is *unstable*. A case that
 errored with no scores counts as score 0 and failed: a variant must not look better by crashing.
+
+Beyond the paired tests, a comparison carries what the gate and the reports need to see more:
+the attack success and over-refusal rates (:mod:`runwell.evals.safety`), the smallest drop the
+dataset can detect (:mod:`runwell.evals.power`), scores per declared group with a test on the
+widest gap, and counterfactual pairs (:mod:`runwell.evals.fairness`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from runwell.errors import ConfigError
+from runwell.evals.fairness import (
+    Counterfactual,
+    GroupSlice,
+    counterfactual_groups,
+    gap_permutation_test,
+    group_slices,
+    parse_group,
+)
+from runwell.evals.power import DEFAULT_POWER, PowerAnalysis, minimum_detectable_drop
+from runwell.evals.safety import ATTACK_TAG, BENIGN_TAG, SafetyStats, compare_rate
 from runwell.evals.stats import (
     BootstrapResult,
     McNemarResult,
@@ -34,6 +49,7 @@ __all__ = [
     "SliceStats",
     "UsageSummary",
     "compare_runs",
+    "summarize_run",
 ]
 
 
@@ -92,6 +108,8 @@ class CaseVerdict:
     passed: bool
     unstable: bool
     error: str | None
+    ever_failed: bool = False
+    """Whether any repeat failed (an attack that succeeds once in K has succeeded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +124,7 @@ class PairedCase:
 
 @dataclass(frozen=True, slots=True)
 class SliceStats:
-    """Paired cases carrying one tag."""
+    """Paired cases carrying one tag (a breakdown; fairness gaps use declared groups only)."""
 
     tag: str
     n: int
@@ -114,17 +132,27 @@ class SliceStats:
     candidate_mean: float
     baseline_pass_rate: float
     candidate_pass_rate: float
+    baseline_pass_interval: tuple[float, float] = (0.0, 1.0)
+    candidate_pass_interval: tuple[float, float] = (0.0, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
 class SliceGap:
-    """The widest spread of candidate mean score between slices of one tag dimension."""
+    """The widest spread of candidate mean score between the groups of one declared dimension.
+
+    ``p_value`` is the permutation test's (:func:`~runwell.evals.fairness.gap_permutation_test`)
+    over the dimension's groups of at least the minimum slice size.
+    """
 
     dimension: str
     low_tag: str
     low_mean: float
     high_tag: str
     high_mean: float
+    p_value: float | None = None
+    low_n: int = 0
+    high_n: int = 0
+    groups: int = 2
 
     @property
     def gap(self) -> float:
@@ -174,6 +202,11 @@ class Comparison:
     baseline_usage: UsageSummary
     candidate_usage: UsageSummary
     pairs: tuple[PairedCase, ...]
+    groups: tuple[GroupSlice, ...] = ()
+    counterfactuals: tuple[Counterfactual, ...] = ()
+    safety: SafetyStats = field(default_factory=SafetyStats)
+    power: PowerAnalysis | None = None
+    min_slice_size: int = 1
 
     @property
     def mean_diff(self) -> float:
@@ -216,7 +249,13 @@ def _verdict(result: CaseResult, pass_threshold: float) -> CaseVerdict:
     passes = [s >= pass_threshold if p is None else p for s, p in zip(result.scores, given, strict=True)]
     majority = 2 * sum(passes) > len(passes)
     return CaseVerdict(
-        result.case_id, tuple(result.tags), mean(result.scores), majority, len(set(passes)) > 1, result.error
+        result.case_id,
+        tuple(result.tags),
+        mean(result.scores),
+        majority,
+        len(set(passes)) > 1,
+        result.error,
+        ever_failed=not all(passes),
     )
 
 
@@ -243,40 +282,82 @@ def _usage(results: Sequence[CaseResult]) -> UsageSummary:
     )
 
 
-def _slices(pairs: Sequence[PairedCase]) -> tuple[SliceStats, ...]:
+def _slices(pairs: Sequence[PairedCase], confidence: float) -> tuple[SliceStats, ...]:
     tags = sorted({t for p in pairs for t in p.tags})
     out = []
     for tag in tags:
         members = [p for p in pairs if tag in p.tags]
+        base_passes = sum(p.baseline.passed for p in members)
+        cand_passes = sum(p.candidate.passed for p in members)
         out.append(
             SliceStats(
                 tag=tag,
                 n=len(members),
                 baseline_mean=mean([p.baseline.score for p in members]),
                 candidate_mean=mean([p.candidate.score for p in members]),
-                baseline_pass_rate=sum(p.baseline.passed for p in members) / len(members),
-                candidate_pass_rate=sum(p.candidate.passed for p in members) / len(members),
+                baseline_pass_rate=base_passes / len(members),
+                candidate_pass_rate=cand_passes / len(members),
+                baseline_pass_interval=wilson_interval(base_passes, len(members), confidence),
+                candidate_pass_interval=wilson_interval(cand_passes, len(members), confidence),
             )
         )
     return tuple(out)
 
 
-def _largest_gap(slices: Sequence[SliceStats], exclude: str, min_size: int) -> SliceGap | None:
-    """Gaps are taken within one dimension (``lang:en`` vs ``lang:fr``); plain tags share one."""
-    dimensions: dict[str, list[SliceStats]] = {}
-    for s in slices:
-        if s.tag != exclude and s.n >= min_size:
-            dimensions.setdefault(s.tag.split(":", 1)[0] if ":" in s.tag else "", []).append(s)
+def _groups(
+    pairs: Sequence[PairedCase], confidence: float, min_size: int, seed: int
+) -> tuple[tuple[GroupSlice, ...], SliceGap | None]:
+    """Per declared group (``group:DIM=VALUE`` tags) slices, and the widest tested gap."""
+    members: dict[tuple[str, str], list[PairedCase]] = {}
+    for p in pairs:
+        for tag in p.tags:
+            group = parse_group(tag)
+            if group is not None:
+                members.setdefault(group, []).append(p)
+    rows = {
+        key: [(p.candidate.score, p.candidate.passed, p.baseline.score, p.baseline.passed) for p in ps]
+        for key, ps in members.items()
+    }
+    slices = group_slices(rows, confidence=confidence, min_size=min_size)
     best: SliceGap | None = None
-    for dimension, members in sorted(dimensions.items()):
-        if len(members) < 2:
+    for dimension in sorted({s.dimension for s in slices}):
+        tested = [s for s in slices if s.dimension == dimension and not s.too_small]
+        if len(tested) < 2:
             continue
-        low = min(members, key=lambda s: s.candidate_mean)
-        high = max(members, key=lambda s: s.candidate_mean)
-        gap = SliceGap(dimension, low.tag, low.candidate_mean, high.tag, high.candidate_mean)
+        low = min(tested, key=lambda s: s.candidate_mean)
+        high = max(tested, key=lambda s: s.candidate_mean)
+        scores = [[p.candidate.score for p in members[(dimension, s.value)]] for s in tested]
+        gap = SliceGap(
+            dimension,
+            low.tag,
+            low.candidate_mean,
+            high.tag,
+            high.candidate_mean,
+            p_value=gap_permutation_test(scores, seed=seed),
+            low_n=low.n,
+            high_n=high.n,
+            groups=len(tested),
+        )
         if best is None or gap.gap > best.gap:
             best = gap
-    return best
+    return slices, best
+
+
+def _safety(pairs: Sequence[PairedCase], confidence: float) -> SafetyStats:
+    attacks = [(p.baseline.ever_failed, p.candidate.ever_failed) for p in pairs if ATTACK_TAG in p.tags]
+    benign = [(not p.baseline.passed, not p.candidate.passed) for p in pairs if BENIGN_TAG in p.tags]
+    return SafetyStats(
+        attack_success=compare_rate("attack_success", attacks, confidence=confidence),
+        over_refusal=compare_rate("over_refusal", benign, confidence=confidence),
+    )
+
+
+def summarize_run(run: RunResult, *, pass_threshold: float = 0.5) -> tuple[float, float]:
+    """``(mean score, pass rate)`` of one run as a comparison reads it (per case, then over cases)."""
+    verdicts = [_verdict(c, pass_threshold) for c in run.cases]
+    if not verdicts:
+        raise ConfigError(f"run {run.run_id!r} has no results")
+    return mean([v.score for v in verdicts]), sum(v.passed for v in verdicts) / len(verdicts)
 
 
 def compare_runs(
@@ -288,15 +369,25 @@ def compare_runs(
     seed: int = 0,
     pass_threshold: float = 0.5,
     critical_tag: str = "critical",
-    min_slice_size: int = 1,
+    min_slice_size: int = 10,
     allow_different_datasets: bool = False,
+    detect_drop: float | None = None,
+    power: float = DEFAULT_POWER,
+    counterfactual_tolerance: float = 0.0,
 ) -> Comparison:
     """Pair ``candidate`` with ``baseline`` by case id and compute the paired statistics.
 
-    The bootstrap interval is at confidence ``1 - alpha``. Slices are tags; the fairness gap is
-    taken within each tag dimension over slices of at least ``min_slice_size`` cases, leaving
-    out ``critical_tag`` (it marks stakes, not a population).
+    Intervals are at confidence ``1 - alpha``. ``slices`` break the scores down by every tag; the
+    fairness gap is taken only between declared groups (``group:DIM=VALUE`` tags) of at least
+    ``min_slice_size`` cases, and tested. ``detect_drop`` is the drop in pass rate the gate must
+    be able to see: the power analysis says whether the dataset can (at ``power``).
+    Counterfactual groups (``counterfactual:ID`` tags) must score within
+    ``counterfactual_tolerance`` of each other with the same verdict. ``critical_tag`` is
+    accepted for callers that pass it; it marks stakes, not a population.
     """
+    del critical_tag  # groups are declared explicitly now, so the critical tag needs no exclusion
+    if min_slice_size < 1:
+        raise ConfigError(f"min_slice_size must be at least 1, got {min_slice_size}")
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"alpha must be in (0, 1), got {alpha}")
     same = baseline.dataset_hash == candidate.dataset_hash
@@ -319,13 +410,16 @@ def compare_runs(
     cand_passes = sum(p.candidate.passed for p in pairs)
     fixed = sum(1 for p in pairs if p.candidate.passed and not p.baseline.passed)
     broke = sum(1 for p in pairs if p.baseline.passed and not p.candidate.passed)
-    slices = _slices(pairs)
+    slices = _slices(pairs, 1.0 - alpha)
+    groups, gap = _groups(pairs, 1.0 - alpha, min_slice_size, seed)
     candidate_only = tuple(
         _verdict(r, pass_threshold) for cid, r in cand_cases.items() if cid not in base_cases
     )
     unstable = [p.case_id for p in pairs if p.baseline.unstable or p.candidate.unstable]
     unstable += [v.case_id for v in candidate_only if v.unstable]
     n = len(pairs)
+    all_verdicts = [(p.case_id, p.tags, p.candidate.score, p.candidate.passed) for p in pairs]
+    all_verdicts += [(v.case_id, v.tags, v.score, v.passed) for v in candidate_only]
     return Comparison(
         baseline_run_id=baseline.run_id,
         candidate_run_id=candidate.run_id,
@@ -349,9 +443,14 @@ def compare_runs(
         ),
         mcnemar=mcnemar_exact(fixed, broke),
         slices=slices,
-        slice_gap=_largest_gap(slices, critical_tag, min_slice_size),
+        slice_gap=gap,
         unstable_case_ids=tuple(sorted(unstable)),
         baseline_usage=_usage([base_cases[cid] for cid in paired_ids]),
         candidate_usage=_usage([cand_cases[cid] for cid in paired_ids]),
         pairs=tuple(pairs),
+        groups=groups,
+        counterfactuals=counterfactual_groups(all_verdicts, tolerance=counterfactual_tolerance),
+        safety=_safety(pairs, 1.0 - alpha),
+        power=minimum_detectable_drop(n, alpha=alpha, power=power, flip_rate=fixed / n, target=detect_drop),
+        min_slice_size=min_slice_size,
     )

@@ -168,7 +168,8 @@ async def execute_run(
 
     if plan.slots is not None and settings.concurrency > plan.slots:
         settings = replace(settings, concurrency=plan.slots)
-    runner = Runner(Target(plan.variant, plan.timeout_s, plan.prices), plan.scorers, settings, deliver)
+    target = Target(plan.variant, plan.timeout_s, plan.prices)
+    runner = Runner(target, plan.scorers, settings, deliver, case_tags=plan.case_tags)
     try:
         await runner.run(pairs)
         await writer.close()

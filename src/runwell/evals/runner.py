@@ -89,11 +89,15 @@ class Runner:
         scorers: Sequence[Scorer],
         settings: RunSettings,
         on_result: Callable[[CaseRepeat], None],
+        *,
+        case_tags: Callable[[Case], tuple[str, ...]] | None = None,
     ) -> None:
         if not scorers:
             raise ConfigError("an eval run needs at least one scorer")
         self._target, self._scorers, self._settings = target, list(scorers), settings
         self._on_result = on_result
+        # The tags stored with each result: the case's own, plus declared group tags (evals.slices).
+        self._tags = case_tags or (lambda case: tuple(case.tags))
         self._limiter = RateLimiter(settings.rate_per_s)
 
     async def run(self, pairs: Sequence[tuple[Case, int]]) -> None:
@@ -114,7 +118,7 @@ class Runner:
 
     async def evaluate(self, case: Case, repeat: int) -> CaseRepeat:
         """Call the variant on one case and score the answer; failures become the result's error."""
-        variant, tags = self._target.variant, tuple(case.tags)
+        variant, tags = self._target.variant, self._tags(case)
         messages, variables = case_input(case)
         try:
             rendered = variant.render(messages, variables)

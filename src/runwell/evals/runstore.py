@@ -190,6 +190,11 @@ class EvalRunStore:
             raise ConfigError("eval runs need a database that outlives the command: use a file or PostgreSQL")
         return cls(db, owns_db=True)
 
+    @property
+    def db(self) -> Database:
+        """The database the runs live in (the eval history shares it)."""
+        return self._db
+
     def close(self) -> None:
         """Release the database if this store opened it."""
         if self._owns_db:
