@@ -1,9 +1,11 @@
-"""Rollout judge benchmark: error rates of the canary judge + state machine on simulated traffic.
+"""Rollout benchmark: the canary judge's error rates on simulated traffic, and shadow traffic's cost
+to the served request on a real gateway.
 
-No gateway: each trial walks one canary (steps 5, 25, 50, 100 %) through ``Rollout.evaluate``,
-drawing every step's requests afresh and judging them with ``runwell.rollout.judge``.
+The judge: each trial walks one canary (steps 5, 25, 50, 100 %) through ``Rollout.evaluate``,
+drawing every step's requests afresh and judging them with ``runwell.rollout.judge`` (no gateway).
 
     python bench/rollout.py [--trials N] [--volume V] [--sweep-trials N] [--sweep-confidences C,C] [--seed S]
+                            [--shadow-requests N] [--shadow-blocks B] [--only-shadow | --no-shadow]
 
 Traffic model (per request): an error is Bernoulli (1 % on the baseline), a guardrail block is
 Bernoulli (0.5 %), latency is lognormal (median 800 ms, sigma 0.6: p99 about 3.2 s), and 20 % of
@@ -25,17 +27,29 @@ Reported, and written to bench/results/rollout.json:
 - latency +50 % and quality -10 %: the same detection figures;
 - a sweep over the per-step volume and the judge's confidence (0.98, Kayenta's, and 0.99, the
   default) for the error metric alone (its test is cheap), showing the volume the targets need;
-- the judge's cost per evaluation (ms, all four metrics).
+- the judge's cost per evaluation (ms, all four metrics);
+- shadow traffic: the served request's p50 and p95 with the mirror off and on, measured in the same
+  run against the same ``runwell serve`` process (target: at most 0.2 ms added at p50); see
+  :func:`measure_shadow_latency`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
+import os
 import platform
+import re
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import textwrap
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +58,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).parent))
 
+from _loadgen import build_request, run_load  # noqa: E402
 from runwell.rollout.judge import (  # noqa: E402
     Counts,
     JudgeSettings,
@@ -194,6 +210,159 @@ def _ci(p: float, n: int) -> float:
     return 1.96 * math.sqrt(max(p * (1 - p), 1e-12) / n)
 
 
+# --- shadow traffic's cost to the served request, on a real gateway --------------------------------
+
+ADMIN = "bench-admin-token"
+BODY = json.dumps(
+    {"model": "bench", "messages": [{"role": "user", "content": "Where is my refund?"}], "user": "bench-user"}
+).encode()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _write_shadow_project(work: Path) -> Path:
+    (work / "prompts").mkdir()
+    (work / "prompts" / "p.md").write_text("You answer briefly.\n")
+    spec = work / "runwell.yaml"
+    spec.write_text(
+        textwrap.dedent("""\
+        spec_version: 1
+        feature: {name: bench, purpose: Shadow latency bench, owners: [{name: B, email: b@example.com}]}
+        providers:
+          main: {kind: sim, text: "Your refund is on its way.", latency_ms: {dist: fixed, p50: 2}}
+          cand: {kind: sim, text: "Your refund is on its way.", latency_ms: {dist: fixed, p50: 20}}
+        variants:
+          main: {provider: main, model: sim-main, prompt: {file: prompts/p.md, version: "1"}}
+          cand: {provider: cand, model: sim-cand, prompt: {file: prompts/p.md, version: "1"}}
+        default_variant: main
+        rollout:
+          strategy: shadow
+          candidate: cand
+          interval_s: 3600
+          horizon: {requests: 1000000000}
+          shadow: {sample_rate: 1.0, max_concurrency: 256, max_per_minute: 1000000}
+          metrics: [{name: error_rate, min_samples: 1000000}]
+          guard: {enabled: false}
+          drift: {enabled: false}
+        """)
+    )
+    return spec
+
+
+def _admin(url: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(
+        url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"authorization": f"Bearer {ADMIN}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def measure_shadow_latency(requests: int = 4000, blocks: int = 8) -> dict[str, Any]:
+    """Served-request latency with the mirror off and on, ``requests`` per side in ``blocks`` pairs."""
+    runwell = str(Path(sys.executable).parent / "runwell")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        spec = _write_shadow_project(work)
+        out = subprocess.run(
+            [runwell, "keys", "create", "bench", "--dir", str(work)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        found = re.search(r"rw-[A-Za-z0-9_\-]+", out)
+        assert found, out
+        key = found.group(0)
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen(
+            [runwell, "serve", "--spec", str(spec), "--port", str(port), "--log-level", "warning"],
+            cwd=work,
+            env={**os.environ, "RUNWELL_ADMIN_TOKEN": ADMIN},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(url + "/healthz", timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            request = build_request(
+                "127.0.0.1", port, "/v1/chat/completions", BODY, {"Authorization": f"Bearer {key}"}
+            )
+            per_block = max(1, requests // blocks)
+
+            cpu = {"off": 0.0, "on": 0.0}
+
+            def load(n: int, side: str = "") -> list[float]:
+                before = _cpu_seconds(proc.pid)
+                result = asyncio.run(run_load("127.0.0.1", port, request, concurrency=1, requests=n))
+                assert result.errors == 0, f"{result.errors} errors"
+                if side:
+                    cpu[side] += _cpu_seconds(proc.pid) - before
+                return result.latencies_ms
+
+            load(500)  # warm up both paths: connections, the audit writer, caches
+            _admin(url, "POST", "/admin/rollouts/bench/start", {"reason": "bench warm-up"})
+            load(300)
+            _admin(url, "POST", "/admin/rollouts/bench/abort", {"reason": "bench"})
+            off: list[float] = []
+            on: list[float] = []
+            for block in range(blocks):
+                for mirror in (False, True) if block % 2 == 0 else (True, False):
+                    if mirror:
+                        _admin(url, "POST", "/admin/rollouts/bench/start", {"reason": "bench: mirror on"})
+                        on.extend(load(per_block, "on"))
+                        _admin(url, "POST", "/admin/rollouts/bench/abort", {"reason": "bench: mirror off"})
+                    else:
+                        off.extend(load(per_block, "off"))
+            time.sleep(0.5)
+            with urllib.request.urlopen(url + "/readyz", timeout=10) as resp:
+                shadow = json.loads(resp.read())["experiments"]["shadow"]["bench"]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    added = statistics.median(on) - statistics.median(off)
+    return {
+        "requests_per_side": len(off),
+        "blocks": blocks,
+        "off_p50_ms": statistics.median(off),
+        "on_p50_ms": statistics.median(on),
+        "added_p50_ms": added,
+        "off_p95_ms": _pct(off, 95),
+        "on_p95_ms": _pct(on, 95),
+        "added_p95_ms": _pct(on, 95) - _pct(off, 95),
+        "gateway_cpu_ms_per_request_off": 1000 * cpu["off"] / len(off),
+        "gateway_cpu_ms_per_request_on": 1000 * cpu["on"] / len(on),
+        "shadow_copies": shadow["started"],
+        "shadow_dropped": shadow["dropped"],
+        "target": "added p50 <= 0.2 ms",
+        "met": added <= 0.2,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -214,10 +383,38 @@ def main() -> None:
         help="judge's per-side cap for continuous metrics (2000; the judge's default is 5000)",
     )
     parser.add_argument("--seed", type=int, default=20_240_601)
+    parser.add_argument(
+        "--shadow-requests", type=int, default=8000, help="served requests per side, mirror off / on (8000)"
+    )
+    parser.add_argument("--shadow-blocks", type=int, default=8, help="alternating off/on block pairs (8)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--only-shadow", action="store_true", help="measure shadow latency only")
+    which.add_argument("--no-shadow", action="store_true", help="skip the shadow latency measurement")
     args = parser.parse_args()
 
-    settings = JudgeSettings(max_samples=args.max_samples)
     started = time.perf_counter()
+    shadow: dict[str, Any] | None = None
+    if not args.no_shadow:
+        print(
+            f"shadow latency: {args.shadow_requests} served requests per side, "
+            f"{args.shadow_blocks} block pairs"
+        )
+        shadow = measure_shadow_latency(args.shadow_requests, args.shadow_blocks)
+        print(f"{'mirror':<8} {'p50 ms':>8} {'p95 ms':>8}")
+        print(f"{'off':<8} {shadow['off_p50_ms']:>8.3f} {shadow['off_p95_ms']:>8.3f}")
+        print(f"{'on':<8} {shadow['on_p50_ms']:>8.3f} {shadow['on_p95_ms']:>8.3f}")
+        met = "met" if shadow["met"] else "MISSED"
+        print(
+            f"added by shadowing: p50 {shadow['added_p50_ms']:+.3f} ms, p95 {shadow['added_p95_ms']:+.3f} ms "
+            f"({shadow['shadow_copies']} copies made; target p50 <= 0.2 ms: {met}); gateway CPU per served "
+            f"request {shadow['gateway_cpu_ms_per_request_off']:.3f} ms off, "
+            f"{shadow['gateway_cpu_ms_per_request_on']:.3f} ms on\n"
+        )
+        if args.only_shadow:
+            _write_results({"benchmark": "rollout", "shadow_latency": shadow}, started, partial=True)
+            return
+
+    settings = JudgeSettings(max_samples=args.max_samples)
     scenarios: dict[str, Any] = {}
     print(
         f"canary {list(STEPS)} %, {args.volume} requests per step window, {args.trials} trials per scenario"
@@ -309,11 +506,17 @@ def main() -> None:
         "volume_sweep_errors_only": sweep,
         "note": "smallest_volume_meeting_targets is for the errors metric at the judge's confidence",
         "smallest_volume_meeting_targets": needed,
-        "wall_s": time.perf_counter() - started,
+        "shadow_latency": shadow,
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
-    out = ROOT / "bench" / "results" / "rollout.json"
+    _write_results(results, started)
+
+
+def _write_results(results: dict[str, Any], started: float, *, partial: bool = False) -> None:
+    results["wall_s"] = time.perf_counter() - started
+    name = "rollout-shadow.json" if partial else "rollout.json"
+    out = ROOT / "bench" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {out.relative_to(ROOT)} in {results['wall_s']:.0f} s")

@@ -143,6 +143,24 @@ def test_abort_and_manual_promote() -> None:
             finished.abort(9999.0)
 
 
+def test_only_a_promotion_can_be_reverted_and_it_sends_all_traffic_back() -> None:
+    promoted = _started().promote(2000.0, actor="lee").rollout
+    reverted = promoted.revert(3000.0, reason="always-on rule: errors doubled", evidence=FAIL)
+    assert (reverted.event.action, reverted.event.from_state, reverted.event.to_state) == (
+        "revert",
+        "promoted",
+        "rolled_back",
+    )
+    assert (reverted.event.from_percent, reverted.event.to_percent) == (100.0, 0.0)
+    assert reverted.event.actor == "controller" and reverted.event.evidence == FAIL.to_dict()
+    assert reverted.rollout.version == promoted.version + 1 and reverted.rollout.final
+    for other in (_started(), reverted.rollout):
+        with pytest.raises(
+            ConfigError, match=r"cannot revert while .*; revert applies to a promoted rollout"
+        ):
+            other.revert(4000.0, reason="r")
+
+
 @pytest.mark.parametrize(
     ("action", "message"),
     [

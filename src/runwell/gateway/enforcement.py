@@ -15,11 +15,13 @@ __all__ = ["declared_not_enforced"]
 def declared_not_enforced(spec: FeatureSpec) -> list[str]:
     """Dotted names of the sections ``spec`` turns on that this gateway does not yet enforce.
 
-    Guardrails, budgets, fallbacks, degradation, resilience and ``user_id.hash`` are enforced on
-    every request (:mod:`runwell.gateway.chat`); a rollout and alerts are validated only.
+    Every section is enforced today, so the list is empty; a section added to the spec before its
+    runtime lands goes here until it does. Guardrails, budgets, fallbacks, degradation, resilience
+    and ``user_id.hash`` are enforced on every request (:mod:`runwell.gateway.chat`); alerts by the
+    operations layer (:mod:`runwell.gateway.operations_setup`); the ``rollout`` section (shadow,
+    canary and A/B traffic, the judge, automated rollback, online evaluation, drift) by the
+    experiment layer (:mod:`runwell.gateway.experiments_setup`).
     """
-    declared = {
-        "rollout": spec.rollout.strategy != "none",
-        "alerts": bool(spec.alerts),
-    }
+    declared: dict[str, bool] = {}
+    del spec  # nothing is declared-only today (see above)
     return [name for name, on in declared.items() if on]

@@ -12,7 +12,11 @@ States::
                pause /  │  │ resume (a fresh window for the current step)
     inconclusive with   ▼  │
     on_inconclusive=pause  paused
-    pending | running | paused ──abort──► aborted          (promoted, rolled_back, aborted are final)
+    pending | running | paused ──abort──► aborted
+    promoted ──revert (the always-on rule found a critical breach)──► rolled_back
+
+``rolled_back`` and ``aborted`` are final; ``promoted`` is final for the rollout's own judge, and
+only the always-on rule (:mod:`runwell.rollout.guard`) may still take it back with :meth:`revert`.
 
 How :meth:`Rollout.evaluate` reads the judge's verdict:
 
@@ -45,7 +49,7 @@ __all__ = [
 
 RolloutState: TypeAlias = Literal["pending", "running", "paused", "promoted", "rolled_back", "aborted"]
 Action: TypeAlias = Literal[
-    "start", "hold", "advance", "extend", "promote", "rollback", "pause", "resume", "abort"
+    "start", "hold", "advance", "extend", "promote", "rollback", "pause", "resume", "abort", "revert"
 ]
 
 _STATES: tuple[RolloutState, ...] = ("pending", "running", "paused", "promoted", "rolled_back", "aborted")
@@ -354,6 +358,19 @@ class Rollout:
         """Promote by hand, skipping the remaining steps."""
         self._require("promote", "pending", "running", "paused")
         return self._move(now, "promote", reason, actor, state="promoted")
+
+    def revert(
+        self,
+        now: float,
+        *,
+        reason: str,
+        evidence: JudgeResult | None = None,
+        actor: str = "controller",
+    ) -> Transition:
+        """Take a promotion back: the always-on rule found the promoted candidate worse than the
+        baseline it replaced on a critical metric. All traffic returns to the baseline."""
+        self._require("revert", "promoted")
+        return self._move(now, "revert", reason, actor, evidence, state="rolled_back")
 
     def _describe(self) -> str:
         s = self.strategy
