@@ -155,7 +155,10 @@ class FeatureGuard:
             if self._overridden("injection_check", levers, now):
                 out.statuses["injection_check"] = "overridden"
             else:
-                verdict = self._detector.check_messages(out.messages, roles=self._injection.roles)
+                # The detector reads the client's own words, not the redactor's placeholders: a
+                # `<CREDIT_CARD_1>` is our artefact, and to a scorer trained on natural text it looks
+                # like a template token. Only the verdict's score and rule leave this method.
+                verdict = self._detector.check_messages(messages, roles=self._injection.roles)
                 detail = {
                     "score": round(verdict.score, 3),
                     "rule": verdict.rule,
