@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import signal
 import time
 from collections import deque
@@ -67,12 +66,23 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from runwell.testing._mock_replies import (
+    DEFAULT_ANSWER,
+    PIECES,
+    PLAIN,
+    TOOL_PREAMBLE,
+    Reply,
+    Script,
+    build_reply,
+    count_words,
+    logprobs_of,
+    pick_script,
+    split_words,
+    text_of,
+)
+
 __all__ = ["DEFAULT_ANSWER", "MockUpstream", "RecordedRequest", "main"]
 
-DEFAULT_ANSWER = "Hello from the mock upstream."
-_TOOL_PREAMBLE = "Let me check."  # Anthropic models usually say something before calling tools
-_ARGUMENT_PIECE = 7  # characters of tool-call arguments per streamed delta
-_PIECES = re.compile(r"\s*\S+|\s+")
 _JSON = "application/json"
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _ERROR_TYPES = {
@@ -97,69 +107,6 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any
     peer: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Script:
-    # text | echo | error | cut | malformed | incomplete | stream-error | tools | logprobs
-    kind: str = "text"
-    delay_s: float = 0.0
-    stall_s: float = 0.0
-    status: int = 200
-    retry_after: int | None = None
-    failures: int = 0
-
-
-_PLAIN = _Script()
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """One tool call of a ``mock-tools`` answer; ``arguments`` is ``input`` as JSON text."""
-
-    index: int
-    name: str
-    input: dict[str, Any]
-    arguments: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    """What a chat request is answered with: text ``words`` or tool ``calls``."""
-
-    body: dict[str, Any]
-    script: _Script
-    words: list[str]
-    finish: str  # stop | length | tool_calls
-    calls: list[_Call]
-
-
-def _script(model: Any) -> _Script:
-    if not isinstance(model, str) or not model.startswith("mock-"):
-        return _PLAIN
-    rest = model[5:]
-    if rest in ("echo", "cut", "malformed", "incomplete", "stream-error", "tools", "logprobs", "json", "pii"):
-        return _Script(kind=rest)
-    name, _, arg = rest.partition("-")
-    try:
-        if name == "slow":
-            return _Script(delay_s=float(arg) / 1000)
-        if name == "stall":
-            return _Script(stall_s=float(arg) / 1000)
-        if name == "flaky":
-            return _Script(kind="flaky", failures=int(arg))
-        if name == "error":
-            status, _, retry = arg.partition("-retry-")
-            return _Script(kind="error", status=int(status), retry_after=int(retry) if retry else None)
-    except ValueError:
-        pass
-    return _PLAIN
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, list):
-        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return content if isinstance(content, str) else ""
 
 
 class MockUpstream:
@@ -226,7 +173,7 @@ class MockUpstream:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _receive(self, request: web.Request) -> tuple[Any, _Script]:
+    async def _receive(self, request: web.Request) -> tuple[Any, Script]:
         raw = await request.read()
         try:
             body = orjson.loads(raw) if raw else None
@@ -236,13 +183,13 @@ class MockUpstream:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         where = f"{peer[0]}:{peer[1]}" if peer else "?"
         self.requests.append(RecordedRequest(request.method, request.path, headers, body, where))
-        script = _script(body.get("model")) if isinstance(body, dict) else _PLAIN
+        script = pick_script(body.get("model")) if isinstance(body, dict) else PLAIN
         delay = self.delay_s + script.delay_s
         if delay:
             await asyncio.sleep(delay)
         return body, script
 
-    async def _begin(self, request: web.Request, *, anthropic: bool) -> _Reply | web.StreamResponse:
+    async def _begin(self, request: web.Request, *, anthropic: bool) -> Reply | web.StreamResponse:
         """A chat request's reply, or the response that ends it early."""
         body, script = await self._receive(request)
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -251,7 +198,7 @@ class MockUpstream:
             return _error_response(script.status, anthropic=anthropic, retry_after=script.retry_after)
         if script.kind == "flaky":
             user = [m for m in body["messages"] if isinstance(m, dict) and m.get("role") == "user"]
-            key = (str(body.get("model")), _text(user[-1].get("content")) if user else "")
+            key = (str(body.get("model")), text_of(user[-1].get("content")) if user else "")
             failed = self._failed.get(key, 0)
             if failed < script.failures:
                 self._failed[key] = failed + 1
@@ -261,7 +208,7 @@ class MockUpstream:
         if not body.get("stream") and script.kind == "cut" and request.transport is not None:
             request.transport.close()
             return web.Response()  # never sent: the connection is gone
-        return _reply(body, script, anthropic=anthropic)
+        return build_reply(body, script, anthropic=anthropic)
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         await self._receive(request)
@@ -277,13 +224,13 @@ class MockUpstream:
         messages = body["messages"]
         output = len(words) + sum(len(call.arguments.split()) for call in calls)
         usage = {
-            "prompt_tokens": _count(messages),
+            "prompt_tokens": count_words(messages),
             "completion_tokens": output,
-            "total_tokens": _count(messages) + output,
+            "total_tokens": count_words(messages) + output,
             "prompt_tokens_details": {"cached_tokens": 0},
         }
         head = {"id": "chatcmpl-mock", "created": int(time.time()), "model": body.get("model")}
-        logprobs = _logprobs(words, body) if script.kind == "logprobs" else None
+        logprobs = logprobs_of(words, body) if script.kind == "logprobs" else None
         if not body.get("stream"):
             message: dict[str, Any] = {"role": "assistant", "content": None if calls else "".join(words)}
             if calls:
@@ -330,7 +277,7 @@ class MockUpstream:
                 events.append(delta(head_delta))
                 events += [
                     delta({"tool_calls": [{"index": c.index, "function": {"arguments": piece}}]})
-                    for piece in _split(c.arguments)
+                    for piece in split_words(c.arguments)
                 ]
         else:
             events.append(delta({"role": "assistant", "content": ""}))
@@ -352,9 +299,9 @@ class MockUpstream:
         messages = body["messages"]
         stop_reason = {"length": "max_tokens", "tool_calls": "tool_use"}.get(finish, "end_turn")
         if calls:
-            words = _PIECES.findall(_TOOL_PREAMBLE)
+            words = PIECES.findall(TOOL_PREAMBLE)
         output = len(words) + sum(len(call.arguments.split()) for call in calls)
-        input_tokens = _count(messages) + len(str(body.get("system", "")).split())
+        input_tokens = count_words(messages) + len(str(body.get("system", "")).split())
         message = {
             "id": "msg_mock",
             "type": "message",
@@ -410,7 +357,7 @@ class MockUpstream:
                 event(
                     "content_block_delta", index=block, delta={"type": "input_json_delta", "partial_json": p}
                 )
-                for p in ["", *_split(c.arguments)]  # the API opens each input with an empty piece
+                for p in ["", *split_words(c.arguments)]  # the API opens each input with an empty piece
             ]
             events.append(event("content_block_stop", index=block))
         events += [
@@ -425,117 +372,6 @@ class MockUpstream:
         return await _stream(request, script, events, error)
 
 
-def _reply(body: dict[str, Any], script: _Script, *, anthropic: bool) -> _Reply:
-    messages = body["messages"]
-    if script.kind == "tools":
-        results = _tool_results(messages, anthropic=anthropic)
-        if results is not None:
-            words = _PIECES.findall("Tool results: " + "; ".join(results))
-            return _Reply(body, script, words, "stop", [])
-        calls = _tool_calls(body, anthropic=anthropic)
-        if calls:
-            return _Reply(body, script, [], "tool_calls", calls)
-    user = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-    return _Reply(body, script, *_answer(script, user, body), [])
-
-
-def _tool_results(messages: list[Any], *, anthropic: bool) -> list[str] | None:
-    """The tool results that end the conversation, or None when it does not end with any."""
-    if not messages or not isinstance(messages[-1], dict):
-        return None
-    if anthropic:
-        content = messages[-1].get("content")
-        if messages[-1].get("role") != "user" or not isinstance(content, list):
-            return None
-        results = [
-            _text(b.get("content")) for b in content if isinstance(b, dict) and b.get("type") == "tool_result"
-        ]
-        return results or None
-    results = []
-    for message in reversed(messages):
-        if not isinstance(message, dict) or message.get("role") != "tool":
-            break
-        results.append(_text(message.get("content")))
-    return results[::-1] or None
-
-
-def _tool_calls(body: dict[str, Any], *, anthropic: bool) -> list[_Call]:
-    """The calls ``mock-tools`` makes (see the module docstring); empty to answer text."""
-    tools = body.get("tools")
-    if not isinstance(tools, list) or not tools:
-        return []
-    choice = body.get("tool_choice")
-    if anthropic:
-        names = [t.get("name") for t in tools]
-        kind = choice.get("type") if isinstance(choice, dict) else None
-        forced = choice.get("name") if isinstance(choice, dict) and kind == "tool" else None
-        single = isinstance(choice, dict) and choice.get("disable_parallel_tool_use") is True
-    else:
-        names = [(t.get("function") or {}).get("name") for t in tools]
-        kind = choice if isinstance(choice, str) else None
-        forced = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
-        single = body.get("parallel_tool_calls") is False
-    if kind == "none":
-        return []
-    chosen = [forced] if forced else (names * 2)[: 1 if single else 2]
-    # tool_result blocks have no text: the query is the last user message that says something
-    said = [
-        _text(m.get("content")) for m in body["messages"] if isinstance(m, dict) and m.get("role") == "user"
-    ]
-    query = next((text for text in reversed(said) if text), "")
-    calls = []
-    for index, name in enumerate(chosen):
-        arguments = {"query": query, "call": index}
-        calls.append(_Call(index, str(name), arguments, orjson.dumps(arguments).decode()))
-    return calls
-
-
-def _split(text: str) -> list[str]:
-    return [text[at : at + _ARGUMENT_PIECE] for at in range(0, len(text), _ARGUMENT_PIECE)]
-
-
-def _logprobs(words: list[str], body: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """One OpenAI ``logprobs.content`` entry per word (token ``i`` has logprob ``-(i+1)/8``), with
-    ``top_logprobs`` alternatives: the word itself, then ``<word>~<k>`` at ``k`` less each."""
-    if body.get("logprobs") is not True:
-        return None
-    top = body.get("top_logprobs") or 0
-    entries = []
-    for i, word in enumerate(words):
-        logprob = -0.125 * (i + 1)
-        alternatives = [word, *(f"{word}~{k}" for k in range(1, top))] if top else []
-        entries.append(
-            {
-                "token": word,
-                "logprob": logprob,
-                "bytes": list(word.encode()),
-                "top_logprobs": [
-                    {"token": alt, "logprob": logprob - k, "bytes": list(alt.encode())}
-                    for k, alt in enumerate(alternatives)
-                ],
-            }
-        )
-    return entries
-
-
-def _answer(script: _Script, user: list[Any], body: dict[str, Any]) -> tuple[list[str], str]:
-    text = _text(user[-1].get("content")) if script.kind == "echo" and user else DEFAULT_ANSWER
-    if script.kind == "json" and any("JSON" in _text(m.get("content")) for m in body["messages"]):
-        text = orjson.dumps({"answer": _text(user[-1].get("content")) if user else ""}).decode()
-        return [text], "stop"
-    if script.kind == "pii":
-        text = "Write to jane.doe@example.com or pay with card 4111 1111 1111 1111."
-    words = _PIECES.findall(text)
-    limit = body.get("max_tokens") or body.get("max_completion_tokens")
-    if isinstance(limit, int) and 0 < limit < len(words):
-        return words[:limit], "length"
-    return words, "stop"
-
-
-def _count(messages: list[Any]) -> int:
-    return sum(len(_text(m.get("content")).split()) for m in messages if isinstance(m, dict))
-
-
 def _error_response(
     status: int, *, anthropic: bool, message: str = "", retry_after: int | None = None
 ) -> web.Response:
@@ -547,7 +383,7 @@ def _error_response(
 
 
 async def _stream(
-    request: web.Request, script: _Script, events: list[bytes], error: bytes
+    request: web.Request, script: Script, events: list[bytes], error: bytes
 ) -> web.StreamResponse:
     """Send ``events`` as SSE, applying the stream faults of ``script``."""
     resp = web.StreamResponse(headers=_SSE_HEADERS)
