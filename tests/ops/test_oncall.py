@@ -237,3 +237,15 @@ def test_bad_policies_are_refused() -> None:
         EscalationLevel((Person("x"),), delay_minutes=0)
     with pytest.raises(ConfigError, match="at least one target"):
         EscalationLevel(())
+
+
+def test_a_level_may_wait_seconds_for_drills_and_tests() -> None:
+    fired = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    policy = EscalationPolicy(
+        "fast", (EscalationLevel((Person("a"),), delay_s=3.0), EscalationLevel((Person("b"),), delay_s=60))
+    )
+    assert [p.people for p in policy.pages(fired, fired + timedelta(seconds=2.9))] == [("a",)]
+    assert [p.people for p in policy.pages(fired, fired + timedelta(seconds=3))] == [("a",), ("b",)]
+    assert policy.next_escalation(fired, fired) == fired + timedelta(seconds=3)
+    with pytest.raises(ConfigError, match="delay_s must be positive"):
+        EscalationLevel((Person("a"),), delay_s=0)

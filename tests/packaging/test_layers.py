@@ -45,6 +45,15 @@ FORBIDDEN = {
         "providers",
         "catalog",
     },
+    # Pure functions (on-call arithmetic, rollout statistics) know nothing of where data lives.
+    "ops": {"gateway", "cli", "store", "audit", "evals", "control", "operate"},
+    "rollout": {"gateway", "cli", "store", "audit", "evals", "control", "experiments"},
+    "drift": {"gateway", "cli", "audit", "control", "experiments"},
+    # The run-time layers the gateway mounts as extensions never reach up to the CLI or sideways
+    # into the console that renders them.
+    "operate": {"gateway", "cli", "console", "evals", "experiments"},
+    "experiments": {"cli", "console", "operate"},
+    "console": {"cli"},
 }
 
 

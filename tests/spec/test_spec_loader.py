@@ -407,3 +407,22 @@ def test_gate_floor_and_tolerance_are_scores_between_0_and_1(
     assert len(found) == 2, found
     assert found[0].startswith(f"{path}:23: evals.gate.floor: ") and "less than or equal to 1" in found[0]
     assert found[1].startswith(f"{path}:23: evals.gate.tolerance: ") and "less than or equal to 1" in found[1]
+
+
+def test_an_alert_names_a_declared_failure_mode_and_a_drill_a_declared_variant(
+    write_spec: WriteSpec, problems: Problems, tmp_path: Path
+) -> None:
+    path = write_spec(
+        append="failure_modes:\n"
+        "  - {name: provider-outage, detection: error rate, mitigation: fallback, runbook: r.md,\n"
+        "     drill: {scenario: outage, variant: champino}}\n"
+        "alerts:\n"
+        "  - {name: errors, metric: error_rate, op: '>', threshold: 0.05, failure_mode: provider-outag}\n"
+    )
+    (path.parent / "r.md").write_text("# runbook\n")
+    assert problems(path) == [
+        f"{path}:24: failure_modes.0.drill.variant: unknown variant 'champino'; did you mean 'champion'? "
+        "known variants: champion, challenger",
+        f"{path}:26: alerts.0.failure_mode: unknown failure mode 'provider-outag'; did you mean "
+        "'provider-outage'? known failure_modes: provider-outage",
+    ]

@@ -84,12 +84,12 @@ def test_generation_params_are_checked(params: dict[str, Any], message: str) -> 
         ("evals", {"gate": {"alpha": 1.5}}, "less than 1"),
         (
             "alerts",
-            [{"name": "x", "metric": "m", "op": ">", "threshold": 1, "severity": "sms"}],
+            [{"name": "x", "metric": "error_rate", "op": ">", "threshold": 1, "severity": "sms"}],
             "'page' or 'ticket'",
         ),
         (
             "alerts",
-            [{"name": "x", "metric": "m", "op": ">", "threshold": 1}] * 2,
+            [{"name": "x", "metric": "error_rate", "op": ">", "threshold": 1}] * 2,
             "alert names must be unique",
         ),
         (

@@ -190,6 +190,7 @@ def demo(
     finally:
         store.close()
     _eval_step(console, directory)
+    _readiness_step(console, directory, step=7)
     console.print(
         f"Explore: cd {os.path.relpath(directory)} && runwell requests list (or runwell requests show ID)"
     )
@@ -200,6 +201,35 @@ def _eval_step(console: Console, directory: Path) -> None:
     from runwell.cli._eval_demo import compare_champion_challenger
 
     compare_champion_challenger(console, directory / "runwell.yaml", step=6)
+
+
+def _readiness_step(console: Console, directory: Path, *, step: int) -> None:
+    """The last step: the feature's readiness report and maturity level, kept for the console."""
+    from runwell.readiness import SECTIONS, CheckOptions, run_check, save_report
+    from runwell.spec.loader import load_spec
+    from runwell.store import open_store
+
+    report = run_check(load_spec(directory / "runwell.yaml"), CheckOptions())
+    console.print(
+        f"[bold]{step}.[/] Readiness (runwell check): is {FEATURE} in production, or in a rehearsal?"
+    )
+    for section, title in SECTIONS.items():
+        s = report.sections[section]
+        console.print(f"   {title}: {s['points']:g}/{s['possible']:g} points, {s['failed']:g} failing")
+    todo = [i for i in report.items if i.status == "fail"]
+    for item in todo[:4]:
+        console.print(f"   [red]fail[/] {item.id}: {item.fix}", highlight=False)
+    if len(todo) > 4:
+        console.print(f"   ... and {len(todo) - 4} more: cd {os.path.relpath(directory)} && runwell check")
+    console.print(
+        f"   [bold]Maturity level {report.level}[/], score {report.score:.0%} "
+        f"(weakest section: {SECTIONS.get(report.weakest or '', '-')})"
+    )
+    store = open_store(None, base_dir=directory)
+    try:
+        save_report(store.db, report)
+    finally:
+        store.close()
 
 
 def register(root: typer.Typer) -> None:

@@ -32,5 +32,6 @@ REGISTRARS: tuple[Callable[[typer.Typer], None], ...] = (
     _lazy("runwell.cli.drift"),
     _lazy("runwell.cli.operate"),
     _lazy("runwell.cli.check"),
+    _lazy("runwell.cli.decay"),
     _lazy("runwell.cli.console"),
 )

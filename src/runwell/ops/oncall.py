@@ -258,19 +258,31 @@ Target = Person | OnCallOf
 
 @dataclass(frozen=True)
 class EscalationLevel:
-    """One rung of a policy: page ``targets``, then wait ``delay_minutes`` for an acknowledgement
-    before moving on to the next level."""
+    """One rung of a policy: page ``targets``, then wait ``delay_minutes`` (or ``delay_s``, which
+    wins when given: drills and tests escalate in seconds) for an acknowledgement before moving on
+    to the next level."""
 
     targets: tuple[Target, ...]
     delay_minutes: int = 30
+    delay_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "targets", tuple(self.targets))
         if not self.targets:
             raise ConfigError("an escalation level needs at least one target (a person or a rotation)")
-        if self.delay_minutes < 1:
+        if self.delay_s is not None:
+            if not self.delay_s > 0:
+                raise ConfigError(f"escalation delay_s must be positive, got {self.delay_s}")
+        elif self.delay_minutes < 1:
             # Zero would page every level at the same instant; put those targets in one level.
             raise ConfigError(f"escalation delay_minutes must be at least 1, got {self.delay_minutes}")
+
+    @property
+    def delay(self) -> timedelta:
+        """How long this level waits for an acknowledgement."""
+        if self.delay_s is not None:
+            return timedelta(seconds=self.delay_s)
+        return timedelta(minutes=self.delay_minutes)
 
 
 @dataclass(frozen=True)
@@ -356,7 +368,7 @@ class EscalationPolicy:
         for _ in range(self.num_loops + 1):
             for level in self.levels:
                 times.append(t)
-                t += timedelta(minutes=level.delay_minutes)
+                t += level.delay
         return times
 
     def pages(

@@ -146,6 +146,26 @@ class FeatureInfo(_Section):
     )
     purpose: NonEmptyStr = Field(description="one sentence: what the feature does for whom")
     owners: list[Owner] = Field(min_length=1)
+    # The pre-ship questions. Optional here so that older specs still load; `runwell check`
+    # requires each of them (and fails on placeholder text).
+    problem: NonEmptyStr | None = Field(
+        default=None, description="should we build this: the problem it solves, for whom"
+    )
+    success_metric: NonEmptyStr | None = Field(
+        default=None, description="how we will know it works, e.g. 'ticket handling time -20%'"
+    )
+    non_ai_alternative: NonEmptyStr | None = Field(
+        default=None, description="the non-AI way considered (rules, search, a form) and why not"
+    )
+    expected_requests_per_day: int | None = Field(
+        default=None, ge=1, description="expected traffic: requests a day at full rollout"
+    )
+    cost_ceiling_usd_per_month: float | None = Field(
+        default=None, gt=0, description="the most this feature may cost a month; budgets must enforce it"
+    )
+    dashboard: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = Field(
+        default=None, description="the URL of the feature's monitoring dashboard"
+    )
 
 
 # --- variants ---------------------------------------------------------------------------------
@@ -384,6 +404,35 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                 (
                     ("rollout", "candidate"),
                     f"{candidate!r} is already the default variant; the candidate must be another variant",
+                )
+            )
+    problems += _operate_references(data, variant_names if isinstance(variants, dict) else None)
+    return problems
+
+
+def _operate_references(data: Mapping[str, Any], variant_names: list[str] | None) -> list[tuple[Loc, str]]:
+    """Alerts name a declared failure mode; a failure mode's drill pins a declared variant."""
+    problems: list[tuple[Loc, str]] = []
+    modes = data.get("failure_modes")
+    modes = modes if isinstance(modes, list) else []
+    mode_names = [str(m["name"]) for m in modes if isinstance(m, dict) and isinstance(m.get("name"), str)]
+    alerts = data.get("alerts")
+    for i, alert in enumerate(alerts if isinstance(alerts, list) else []):
+        ref = alert.get("failure_mode") if isinstance(alert, dict) else None
+        if isinstance(ref, str) and ref not in mode_names:
+            problems.append(
+                (("alerts", i, "failure_mode"), _unknown("failure mode", ref, mode_names, "failure_modes"))
+            )
+    if variant_names is None:
+        return problems
+    for i, mode in enumerate(modes):
+        drill = mode.get("drill") if isinstance(mode, dict) else None
+        ref = drill.get("variant") if isinstance(drill, dict) else None
+        if isinstance(ref, str) and ref not in variant_names:
+            problems.append(
+                (
+                    ("failure_modes", i, "drill", "variant"),
+                    _unknown("variant", ref, variant_names, "variants"),
                 )
             )
     return problems
