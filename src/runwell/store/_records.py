@@ -8,6 +8,9 @@ the batch is written regardless.
 
 Records rebuilt from the audit log after an unclean shutdown are marked ``recovered``; when the
 real record arrives later (queued in another replica sharing the database), it replaces the stub.
+
+Every transaction that writes records also updates their rollups (``runwell.store._rollups``),
+so the console's sums never disagree with the rows they sum.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import orjson
 
 from runwell.errors import ConfigError, StoreDataError, StoreError
 from runwell.store._db import Database, Tx
+from runwell.store._rollups import lock_for_records, rollup_deltas, stored_counted, write_rollups
 from runwell.telemetry.record import RECORD_FIELDS, RequestRecord
 
 __all__ = ["MIN_PREFIX_LEN", "RecordTable", "WriteReport"]
@@ -77,6 +81,14 @@ def _without_content(record: RequestRecord, reason: str) -> RequestRecord:
     return replace(record, prompt=None, completion=None, tool_calls=None, note=note)
 
 
+def _write(tx: Tx, records: Sequence[RequestRecord], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert the rows of ``records`` and add what they change to the rollups, in ``tx``."""
+    lock_for_records(tx, records)
+    stored = stored_counted(tx, [r.request_id for r in records])
+    tx.executemany(_UPSERT, rows)
+    write_rollups(tx, rollup_deltas(records, stored))
+
+
 class RecordTable:
     """Request records in one :class:`~runwell.store.Database`."""
 
@@ -102,7 +114,7 @@ class RecordTable:
                 report.stripped.append(record.request_id)
         try:
             with self._db.transaction(f"write {len(rows)} request records") as tx:
-                tx.executemany(_UPSERT, rows)
+                _write(tx, records, rows)
             return report
         except StoreDataError:
             pass  # some row is refused: write them one by one so only that one is affected
@@ -113,7 +125,7 @@ class RecordTable:
     def _write_one(self, record: RequestRecord, row: tuple[Any, ...], report: WriteReport) -> None:
         try:
             with self._db.transaction("write a request record") as tx:
-                tx.execute(_UPSERT, row)
+                _write(tx, [record], [row])
             return
         except StoreDataError as exc:
             reason = str(exc)
@@ -121,7 +133,7 @@ class RecordTable:
             stripped = _without_content(record, f"refused by the database ({reason})")
             try:
                 with self._db.transaction("write a request record without its content") as tx:
-                    tx.execute(_UPSERT, record_to_row(stripped))
+                    _write(tx, [stripped], [record_to_row(stripped)])
                 report.stripped.append(record.request_id)
                 return
             except StoreDataError as exc:

@@ -23,6 +23,10 @@ from runwell.store._schema_runtime import (
     M10_EXPERIMENTS,
     M11_OPERATE,
     M12_EVALS_HISTORY,
+    M13_CONSOLE_POSTGRES,
+    M13_CONSOLE_SQLITE,
+    M14_ROLLUPS_POSTGRES,
+    M14_ROLLUPS_SQLITE,
 )
 
 __all__ = [
@@ -386,6 +390,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         M12_EVALS_HISTORY.format(real="REAL", bool="INTEGER"),
         M12_EVALS_HISTORY.format(real="DOUBLE PRECISION", bool="BOOLEAN"),
     ),
+    Migration(13, "console_indexes", M13_CONSOLE_SQLITE, M13_CONSOLE_POSTGRES),
+    Migration(14, "request_rollups", M14_ROLLUPS_SQLITE, M14_ROLLUPS_POSTGRES),
 )
 """Every migration, in order. Append new ones here (see the module docstring)."""
 
