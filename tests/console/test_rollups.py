@@ -186,7 +186,7 @@ def test_records_rebuilt_after_a_crash_are_counted_once_and_give_way_to_the_real
         assert recover_lost_records(audit.log, store) == 2
         after = overview(store.db, "support", "1h", now=NOW, exact_up_to=0)
         assert (after.requests, after.errors, after.variants) == (3, 1, {"champion": 1, "main": 2})
-        assert after.outcomes == {"served": 1}  # a rebuilt record's outcome is not known
+        assert after.outcomes == {"served": 2, "error": 1}  # a rebuilt record keeps its entry's outcome
         # The real record lands later (another replica's queue): it replaces its stub, not adds to it.
         store.write_records(
             [
@@ -201,7 +201,7 @@ def test_records_rebuilt_after_a_crash_are_counted_once_and_give_way_to_the_real
             ]
         )
         final = overview(store.db, "support", "1h", now=NOW, exact_up_to=0)
-        assert (final.requests, final.errors, final.outcomes) == (3, 1, {"served": 2})
+        assert (final.requests, final.errors, final.outcomes) == (3, 1, {"served": 2, "error": 1})
         assert final.input_tokens == 2 * 120 and _close(final.latency_ms["p99"], 812.5, RELATIVE_ERROR)
     finally:
         audit.close()

@@ -41,15 +41,20 @@ def test_decisions_without_records_get_rebuilt_records_once(tmp_path: Path, make
                 _decision("kept", now - 1),
                 _decision("lost-ok", now),
                 _decision("lost-502", now, "error", 502),
+                _decision("lost-fallback", now, "fallback", 200),
             ]
         )
-        assert recover_lost_records(audit.log, store) == 2
+        assert recover_lost_records(audit.log, store) == 3
+        # A fallback answered the client: an answered request, with its outcome kept.
+        fallback = store.get_record("lost-fallback")
+        assert fallback is not None and fallback.status == "ok" and fallback.outcome == "fallback"
         ok, failed = store.get_record("lost-ok"), store.get_record("lost-502")
         assert ok is not None and ok.status == "ok" and ok.http_status == 200
         assert ok.feature == "support" and ok.model == "gpt-4o-mini" and ok.user_id == "u-7"
         assert ok.note == RECOVERED_MESSAGE and ok.recovered and ok.error_message is None
         assert ok.latency_ms is None and ok.cost_usd is None
         assert failed is not None and failed.status == "error" and failed.http_status == 502
+        assert ok.outcome == "served" and failed.outcome == "error"
         # Older than the newest stored record minus the margin: left alone (not scanned).
         assert store.get_record("ancient") is None
         assert store.get_record("kept").note is None  # untouched

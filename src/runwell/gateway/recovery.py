@@ -47,7 +47,10 @@ def _epoch(rfc3339: str) -> float:
 
 
 def _record(entry: dict[str, Any]) -> RequestRecord:
-    served = entry["outcome"] == "served"
+    outcome = entry["outcome"]
+    status = entry["http_status"]
+    # A fallback or a degradation answered the client too: the status decides, the outcome says how.
+    served = status < 400 if isinstance(status, int) else outcome in ("served", "fallback", "degraded")
     return RequestRecord(
         request_id=entry["request_id"],
         trace_id=os.urandom(16).hex(),
@@ -62,8 +65,9 @@ def _record(entry: dict[str, Any]) -> RequestRecord:
         user_id=entry["user"],
         api_key_id=None,
         status="ok" if served else "error",
-        http_status=entry["http_status"] or (200 if served else 502),
+        http_status=status or (200 if served else 502),
         error_class=None if served else "upstream_error",
+        outcome=outcome,
         recovered=True,
         note=RECOVERED_MESSAGE,
     )
