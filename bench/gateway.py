@@ -253,12 +253,13 @@ def main() -> None:
                 ("litellm proxy", ll_port, "gpt-4o-mini", {"Authorization": f"Bearer {master}"}, ll.pid)
             )
         results = {}
+        load_before = os.getloadavg()  # other sessions share the cores: read figures against this
         for name, port, model, headers, pid in targets:
             n = args.requests if name != "litellm proxy" else max(200, args.requests // 10)
             print(f"measuring {name} ...", flush=True)
             stream = name != "floor (bare proxy)"
             results[name] = asyncio.run(measure(port, "/v1/chat/completions", model, headers, n, pid, stream))
-        report(results)
+        report(results, load_before)
     finally:
         for p in procs:
             p.terminate()
@@ -270,7 +271,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def report(results: dict[str, dict[str, LoadResult | float]]) -> None:
+def report(results: dict[str, dict[str, LoadResult | float]], load_before: tuple[float, ...] = ()) -> None:
     base = results["direct (mock)"]
     b1, b32, bs = base["c1"], base["c32"], base["stream"]
     rows = []
@@ -326,6 +327,9 @@ def report(results: dict[str, dict[str, LoadResult | float]]) -> None:
         print(" | ".join(f"{r[c]:>18.3f}" if isinstance(r[c], float) else f"{r[c]!s:>18}" for c in cols))
     for k, v in ratios.items():
         print(f"{k}: {v:.3f} ms" if k.endswith("_ms") else f"{k}: {v:.1f}x")
+    load_after = os.getloadavg()
+    print("load average (1/5/15 min) before: " + " ".join(f"{x:.2f}" for x in load_before))
+    print("load average (1/5/15 min) after:  " + " ".join(f"{x:.2f}" for x in load_after))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "gateway.json").write_text(
@@ -334,6 +338,8 @@ def report(results: dict[str, dict[str, LoadResult | float]]) -> None:
                 "rows": rows,
                 "ratios": ratios,
                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "loadavg_before": list(load_before),
+                "loadavg_after": list(load_after),
             },
             indent=2,
         )

@@ -19,7 +19,7 @@ from runwell.gateway.responses import SSE_HEADERS, SseWriter, whole_body
 from runwell.guardrails import RedactionSession
 from runwell.providers.base import ChatChunk, ChatResult
 
-__all__ = ["merge_tool_deltas", "relay", "send_checked_stream", "send_whole", "stream_writer"]
+__all__ = ["merge_tool_deltas", "relay", "send_checked_stream", "send_whole", "stream_writer", "whole_answer"]
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -39,7 +39,12 @@ async def send_whole(
     send: Send, ctx: RequestContext, model: str, headers: Headers, shown: str | None, result: ChatResult
 ) -> None:
     """A ``chat.completion`` body with ``shown`` as the message's content."""
-    body = whole_body(
+    await send_bytes(send, 200, whole_answer(ctx, model, shown, result), headers)
+
+
+def whole_answer(ctx: RequestContext, model: str, shown: str | None, result: ChatResult) -> bytes:
+    """The body :func:`send_whole` sends (built apart so it can be built while the audit commits)."""
+    return whole_body(
         request_id=ctx.request_id,
         created=int(ctx.started_at),
         model=model,
@@ -49,7 +54,6 @@ async def send_whole(
         tool_calls=result.tool_calls,
         logprobs=result.logprobs,
     )
-    await send_bytes(send, 200, body, headers)
 
 
 async def send_checked_stream(

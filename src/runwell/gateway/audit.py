@@ -90,10 +90,22 @@ class AuditTrail:
 
     async def record(self, decision: Decision) -> int:
         """Append one decision; returns its index once durable, or raises AuditUnavailable."""
+        return await self.durable(self.submit(decision))
+
+    def submit(self, decision: Decision) -> asyncio.Future[int]:
+        """Queue one decision now; pass the future to :meth:`durable` to wait for it.
+
+        Lets the handler build its answer while the writer commits, instead of after.
+        """
         if self._stopping:
             raise AuditUnavailable("the audit log is shutting down")
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        loop = self._loop or asyncio.get_running_loop()  # the loop start() ran on serves every request
+        future: asyncio.Future[int] = loop.create_future()
         self._queue.put((decision, future))
+        return future
+
+    async def durable(self, future: asyncio.Future[int]) -> int:
+        """The decision's index once it is on disk, or AuditUnavailable."""
         try:
             return await future
         except AuditUnavailable:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from runwell.audit.entries import Outcome, pseudonymize_user
 from runwell.catalog import Catalog, VariantRuntime
@@ -38,7 +39,7 @@ from runwell.control.flags import (
     served,
 )
 from runwell.errors import ProviderError, RequestError, Unavailable
-from runwell.gateway.answer import relay, send_checked_stream, send_whole, stream_writer
+from runwell.gateway.answer import relay, send_checked_stream, stream_writer, whole_answer
 from runwell.gateway.asgi import (
     BodyDeadlines,
     ClientGone,
@@ -48,6 +49,7 @@ from runwell.gateway.asgi import (
     Send,
     header,
     read_body,
+    send_bytes,
     send_error,
 )
 from runwell.gateway.audit import AuditTrail, AuditUnavailable
@@ -56,7 +58,7 @@ from runwell.gateway.chain import ChainFailed, OpenStream, build_request, candid
 from runwell.gateway.context import Ids, RequestContext
 from runwell.gateway.deferred import Deferred
 from runwell.gateway.degrade import send_degraded, served_by
-from runwell.gateway.extension import RequestHooks
+from runwell.gateway.extension import RequestHooks, hooks_for
 from runwell.gateway.guard import GuardrailBlocked, InputGuarded, OutputGuarded
 from runwell.gateway.protection import FeatureControls, Protection
 from runwell.gateway.protocol import parse_chat_body, parse_model_name
@@ -70,6 +72,7 @@ __all__ = ["ChatHandler"]
 _log = logging.getLogger("runwell.gateway")
 _CLIENT_MISTAKES = frozenset({"unsupported_request", "invalid_request"})
 _UNAVAILABLE_RETRY = [(b"retry-after", b"5")]
+_HEADER_CACHE_MAX = 1024
 
 
 class ChatHandler:
@@ -108,11 +111,16 @@ class ChatHandler:
         self._flags = Flags()
         self._flags_version = -1
         self._hooks = tuple(hooks)
+        # Decided once per feature, not per request: which hooks act on it (see hooks_for), the
+        # flag keys it is looked up under, and the encoded x-runwell-* response headers.
+        self._feature_hooks: dict[str, tuple[RequestHooks, ...]] = {}
+        self._flag_keys: dict[str, tuple[str, str]] = {}
+        self._header_cache: dict[tuple[str, str, str], tuple[tuple[bytes, bytes], ...]] = {}
 
     # -- the HTTP layer --------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ctx = RequestContext.begin(scope, self._ids)
+        ctx = RequestContext.begin(scope, self._ids, self._protection.levers.current)
         try:
             # The key is checked before the body is read: a client without one is turned away
             # before it can make the gateway buffer anything.
@@ -130,7 +138,6 @@ class ChatHandler:
             ctx.user = self._user_id(
                 body.user or _header_text(scope, b"x-runwell-user"), feature.hash_user_ids
             )
-            ctx.levers = self._protection.levers.current
             controls = self._protection.features[feature.name]
             ctx.variant = self._choose_variant(ctx, variant_name)
             await self._serve(ctx, controls, send)
@@ -175,12 +182,26 @@ class ChatHandler:
             with contextlib.suppress(Exception):  # the connection may be gone as well
                 await self._error(ctx, send, 500, message, type="server_error", code="internal_error")
         finally:
-            for hook in self._hooks:
+            hooks = self._hooks if ctx.feature is None else self._hooks_of(ctx.feature.name)
+            for hook in hooks:
                 try:
                     hook.answered(ctx)
                 except Exception:  # a hook's bug must not cost the request its record
                     _log.exception("request hook %r failed on request %s", hook, ctx.request_id)
             self._submit(ctx.record())
+
+    def _hooks_of(self, feature: str) -> tuple[RequestHooks, ...]:
+        hooks = self._feature_hooks.get(feature)
+        if hooks is None:
+            hooks = self._feature_hooks[feature] = hooks_for(self._hooks, feature)
+        return hooks
+
+    def _flag_keys_of(self, feature: str) -> tuple[str, str]:
+        """``(pin flag, traffic flag)`` keys of ``feature``."""
+        keys = self._flag_keys.get(feature)
+        if keys is None:
+            keys = self._flag_keys[feature] = (feature + PIN_SUFFIX, feature + TRAFFIC_SUFFIX)
+        return keys
 
     def _user_id(self, user: str | None, hashed: bool) -> str | None:
         """The user id every sink stores: decided here, once (a keyed pseudonym when asked)."""
@@ -202,14 +223,14 @@ class ChatHandler:
         assert feature is not None
         if asked is not None:
             return feature.variant(asked)
-        key = feature.name + PIN_SUFFIX
+        key = self._flag_keys_of(feature.name)[0]
         if key in ctx.levers.flags:
             pinned = pinned_variant(self._flag_client(ctx), feature.name, ctx.user or ctx.request_id)
             ctx.flags[key] = {"value": pinned, "reason": "pinned" if pinned else "not pinned"}
             chosen = feature.variants.get(pinned) if pinned else None
             if chosen is not None:
                 return chosen
-        for hook in self._hooks:  # a rollout's split, when one runs
+        for hook in self._hooks_of(feature.name):  # a rollout's split, when one runs
             routed = hook.route(ctx)
             if routed is not None:
                 return routed
@@ -249,17 +270,32 @@ class ChatHandler:
 
     def _headers(self, ctx: RequestContext) -> list[tuple[bytes, bytes]]:
         assert ctx.feature is not None and ctx.variant is not None
-        return [
-            (b"x-request-id", ctx.request_id.encode()),
-            (b"x-runwell-feature", ctx.feature.name.encode()),
-            (b"x-runwell-variant", ctx.variant.name.encode()),
-            (b"x-runwell-served-by", (ctx.served_by or ctx.variant.name).encode()),
-        ]
+        variant = ctx.variant.name
+        key = (ctx.feature.name, variant, ctx.served_by or variant)
+        fixed = self._header_cache.get(key)
+        if fixed is None:
+            if len(self._header_cache) >= _HEADER_CACHE_MAX:  # names come from the specs: never
+                self._header_cache.clear()
+            fixed = self._header_cache[key] = (
+                (b"x-runwell-feature", key[0].encode()),
+                (b"x-runwell-variant", key[1].encode()),
+                (b"x-runwell-served-by", key[2].encode()),
+            )
+        return [(b"x-request-id", ctx.request_id.encode()), *fixed]
 
     async def _audit_decision(self, ctx: RequestContext, outcome: Outcome, http_status: int) -> None:
         """Make the decision durable before the client gets the last byte of the answer."""
-        if self._audit is not None and ctx.request is not None:
-            await self._audit.record(ctx.decision(outcome, http_status))
+        waiting = self._audit_submit(ctx, outcome, http_status)
+        if waiting is not None:
+            await waiting
+
+    def _audit_submit(
+        self, ctx: RequestContext, outcome: Outcome, http_status: int
+    ) -> Coroutine[Any, Any, int] | None:
+        """Queue the decision now; await the result before the answer's last byte goes out."""
+        if self._audit is None or ctx.request is None:
+            return None
+        return self._audit.durable(self._audit.submit(ctx.decision(outcome, http_status)))
 
     async def _audit_quietly(self, ctx: RequestContext, outcome: Outcome, http_status: int) -> None:
         """Audit a refusal or failure; the client is told about it either way."""
@@ -328,7 +364,7 @@ class ChatHandler:
         """The ``<feature>.traffic`` flag: whether this user is in the share the feature serves."""
         feature = ctx.feature
         assert feature is not None
-        key = feature.name + TRAFFIC_SUFFIX
+        key = self._flag_keys_of(feature.name)[1]
         if key not in ctx.levers.flags:
             return True
         resolution = served(self._flag_client(ctx), feature.name, ctx.user or ctx.request_id)
@@ -372,13 +408,22 @@ class ChatHandler:
         shown = content
         if controls.guard.restores_pii and guarded.session is not None and shown:
             shown = guarded.session.restore(shown)  # for the client only: records keep placeholders
-        await self._audit_decision(ctx, outcome, 200)
-        ctx.response_started = True
         model = f"{feature.name}@{chosen.name}"
         if ctx.stream:  # a stream whose answer had to pass the output guardrails first
+            await self._audit_decision(ctx, outcome, 200)
+            ctx.response_started = True
             await send_checked_stream(send, ctx, model, self._headers(ctx), shown, result)
         else:
-            await send_whole(send, ctx, model, self._headers(ctx), shown, result)
+            # The answer is built while the writer thread commits the decision, then sent once
+            # the decision is durable.
+            waiting = self._audit_submit(ctx, outcome, 200)
+            try:
+                body, headers = whole_answer(ctx, model, shown, result), self._headers(ctx)
+            finally:
+                if waiting is not None:
+                    await waiting
+            ctx.response_started = True
+            await send_bytes(send, 200, body, headers)
         ctx.served(outcome)
 
     async def _stream(

@@ -115,16 +115,19 @@ class RequestContext:
     """The response's status line went out: errors can no longer change it."""
 
     @classmethod
-    def begin(cls, scope: Scope, ids: Ids) -> RequestContext:
-        """A context for a request that just arrived."""
+    def begin(cls, scope: Scope, ids: Ids, levers: Levers | None = None) -> RequestContext:
+        """A context for a request that just arrived, under the levers as they are now."""
         request_id, fresh_trace = ids.pair()
         trace_id, parent = new_trace_id(header(scope, b"traceparent"), fresh_trace)
+        if levers is None:
+            levers = Levers()
         return cls(
             request_id=request_id,
             trace_id=trace_id,
             parent_span_id=parent,
             started_at=time.time(),
             t0=time.perf_counter(),
+            levers=levers,
         )
 
     @property

@@ -9,7 +9,8 @@ incidents. Each of those layers builds one :class:`Extension` at start-up from a
 - :class:`RequestHooks` the chat pipeline calls: ``route`` may choose the variant of a request that
   did not name one (a rollout's split), ``answered`` sees every finished request (to shadow it,
   sample it for online evaluation or review). Hooks run on the request path: they must only read
-  memory and schedule work, never wait on I/O.
+  memory and schedule work, never wait on I/O. A hook that will never act on a feature says so with
+  an optional ``wants(feature) -> bool`` (asked once per feature) and is then not called at all.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from runwell.telemetry.metrics import Metrics
     from runwell.telemetry.record import RequestRecord
 
-__all__ = ["Extension", "ExtensionContext", "Handler", "RequestHooks", "RouteAuth", "Routes"]
+__all__ = ["Extension", "ExtensionContext", "Handler", "RequestHooks", "RouteAuth", "Routes", "hooks_for"]
 
 Handler = Callable[[Scope, Receive, Send, str], Awaitable[None]]
 """An HTTP handler: ``(scope, receive, send, request id)``."""
@@ -55,6 +56,22 @@ class RequestHooks(Protocol):
         """Called once the request is finished (answered, refused or failed), before its record is
         submitted. Must not block."""
         ...
+
+
+def hooks_for(hooks: Sequence[RequestHooks], feature: str) -> tuple[RequestHooks, ...]:
+    """The hooks to call on requests of ``feature``, decided once per feature.
+
+    A hook may define ``wants(feature: str) -> bool``; ``False`` promises that it will never act on
+    that feature's requests for the life of the process (no rollout can start there, no sampling
+    is configured), and the chat pipeline then skips it entirely, ``route`` and ``answered`` alike.
+    A hook without ``wants`` is always called.
+    """
+    chosen = []
+    for hook in hooks:
+        wants = getattr(hook, "wants", None)
+        if wants is None or wants(feature):
+            chosen.append(hook)
+    return tuple(chosen)
 
 
 @dataclass(frozen=True)
