@@ -7,7 +7,7 @@ import runwell.store
 EXPECTED = {
     "DEFAULT_DB", "MIGRATIONS", "MIN_PREFIX_LEN", "ApiKey", "Database", "DatabaseURL", "Migration",
     "RecordStore", "Store", "Tx", "WriteReport", "hash_secret", "mask_url", "new_key", "open_store",
-    "parse_url", "record_from_row", "record_to_row", "resolve_sqlite_path",
+    "parse_url", "rebuild_rollups", "record_from_row", "record_to_row", "resolve_sqlite_path",
 }  # fmt: skip
 
 

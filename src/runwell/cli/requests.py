@@ -22,7 +22,7 @@ from runwell.cli._output import (
     wants_json,
 )
 from runwell.cli._store_opt import DbOption, DirOption, fail, opened_store
-from runwell.store import MIN_PREFIX_LEN
+from runwell.store import MIN_PREFIX_LEN, rebuild_rollups
 from runwell.telemetry.record import RequestRecord
 
 __all__ = ["SINCE_FORMS", "parse_since", "register"]
@@ -46,6 +46,7 @@ def register(root: typer.Typer) -> None:
     )
     app.command("list")(list_requests)
     app.command("show")(show_request)
+    app.command("rebuild-rollups")(rebuild_request_rollups)
     root.add_typer(app)
 
 
@@ -166,6 +167,22 @@ def show_request(
         )
     else:
         console.print(Text(record.completion))
+
+
+def rebuild_request_rollups(db: DbOption = None, project_dir: DirOption = Path(".")) -> None:
+    """Recompute the per-minute request rollups the console's overview reads, from the records.
+
+    The gateway keeps them in step with every record it writes; run this after records were
+    written some other way (an older replica during a rolling upgrade, a manual import).
+    """
+    started = time.perf_counter()
+    with opened_store(db, project_dir) as store:
+        rebuild_rollups(store.db)
+        row = store.db.query_one("SELECT count(*) FROM request_rollups", (), action="count the rollups")
+    count = 0 if row is None else int(row[0])
+    typer.echo(
+        f"rebuilt {count} rollup rows from the stored records in {time.perf_counter() - started:.1f} s"
+    )
 
 
 def _field_rows(r: RequestRecord) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ run-time state are table code on top of it. Open the project's store with :func:
 from runwell.store._db import Database, Tx
 from runwell.store._keys import ApiKey, hash_secret, new_key
 from runwell.store._records import MIN_PREFIX_LEN, WriteReport, record_from_row, record_to_row
+from runwell.store._rollups import rebuild_rollups
 from runwell.store._store import RecordStore, Store, open_store
 from runwell.store._url import DEFAULT_DB, DatabaseURL, mask_url, parse_url, resolve_sqlite_path
 from runwell.store.migrations import MIGRATIONS, Migration
@@ -29,6 +30,7 @@ __all__ = [
     "new_key",
     "open_store",
     "parse_url",
+    "rebuild_rollups",
     "record_from_row",
     "record_to_row",
     "resolve_sqlite_path",
