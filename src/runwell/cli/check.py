@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from runwell.cli._spec_opt import load_feature_spec
 from runwell.cli._store_opt import DbOption, fail
 
 __all__ = ["register"]
@@ -66,22 +67,14 @@ def check(
     ] = 90.0,
 ) -> None:
     """Check a feature's readiness: pre-ship, production, cost, the Monday morning test; score and level."""
-    from runwell.errors import ConfigError, SpecError, StoreError
+    from runwell.errors import ConfigError, StoreError
     from runwell.readiness import CheckOptions, Thresholds, render, run_check
-    from runwell.spec.loader import load_spec
 
     if live is not None and not live.startswith(("http://", "https://")):
         fail(f"--live needs a URL like http://127.0.0.1:8080, got {live!r}", code=2)
     if project_dir is not None and not project_dir.is_dir():
         fail(f"--dir {project_dir} is not a directory", code=2)
-    try:
-        loaded = load_spec(path)
-    except SpecError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        fail(f"{path} does not load; fix the problems above (runwell spec validate {path})", code=2)
-    except ConfigError as exc:
-        fail(str(exc), code=2)
+    loaded = load_feature_spec(path)
     options = CheckOptions(
         db=db,
         project_dir=project_dir,

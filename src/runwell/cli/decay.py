@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from runwell.cli._output import FormatOption, OutputFormat, echo_json
+from runwell.cli._spec_opt import load_feature_spec
 from runwell.cli._store_opt import DbOption, fail, opened_store
 
 __all__ = ["register"]
@@ -65,23 +66,11 @@ def decay(
     """How the feature is decaying: ground truth slips, operators drift, guardrails relax."""
     from runwell.audit.errors import AuditError
     from runwell.audit.open import open_audit_log
-    from runwell.errors import ConfigError, SpecError
     from runwell.readiness.decay import MODES, decay_report
 
     if live is not None and not live.startswith(("http://", "https://")):
         fail(f"--live needs a URL like http://127.0.0.1:8080, got {live!r}", code=2)
-    try:
-        from runwell.spec.loader import load_spec
-
-        loaded = load_spec(spec)
-    except SpecError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        fail(f"{spec} does not load (runwell spec validate {spec})", code=2)
-    except ConfigError as exc:
-        fail(str(exc), code=2)
-    if loaded.name != feature:
-        fail(f"{loaded.path} is the spec of {loaded.name!r}, not {feature!r}; pass --spec", code=2)
+    loaded = load_feature_spec(spec, feature)
     embed = None
     if embeddings:
         from runwell.drift import local_embedder

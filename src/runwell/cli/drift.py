@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from runwell.cli._output import FormatOption, OutputFormat, echo_json, make_console
+from runwell.cli._spec_opt import load_feature_spec
 from runwell.cli._store_opt import DbOption, DirOption, fail, opened_store
 
 __all__ = ["register"]
@@ -54,21 +55,10 @@ def drift(
 
     from runwell.cli.levers import parse_duration
     from runwell.drift import assess, live_inputs, local_embedder, reference_texts, render_report
-    from runwell.errors import ConfigError, SpecError
+    from runwell.errors import ConfigError
     from runwell.experiments.drift_watch import drift_settings
-    from runwell.spec.loader import load_spec
 
-    path = spec or project_dir / "runwell.yaml"
-    try:
-        loaded = load_spec(path)
-    except (SpecError, OSError) as exc:
-        fail(f"cannot load the spec {path}: {exc}", code=2)
-    if loaded.name != feature:
-        fail(
-            f"{path} is the spec of {loaded.name!r}, not {feature!r}; "
-            f"pass --spec with {feature}'s runwell.yaml",
-            code=2,
-        )
+    loaded = load_feature_spec(spec or project_dir / "runwell.yaml", feature)
     if method not in (None, "mmd", "classifier"):
         fail(f"--method must be mmd or classifier, got {method!r}", code=2)
     if top < 0:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, cast
 import typer
 
 from runwell.cli._output import FormatOption, OutputFormat, echo_json, make_console
+from runwell.cli._spec_opt import load_feature_spec
 from runwell.cli._store_opt import DbOption, DirOption, fail, opened_store, opened_store_and_log
 
 __all__ = ["register"]
@@ -37,21 +38,7 @@ def _actor() -> str:
 
 
 def _load_spec(spec: Path | None, project_dir: Path, feature: str) -> Any:
-    from runwell.errors import SpecError
-    from runwell.spec.loader import load_spec
-
-    path = spec or project_dir / "runwell.yaml"
-    try:
-        loaded = load_spec(path)
-    except (SpecError, OSError) as exc:
-        fail(f"cannot load the spec {path}: {exc}", code=2)
-    if loaded.name != feature:
-        fail(
-            f"{path} is the spec of {loaded.name!r}, not {feature!r}; "
-            f"pass --spec with {feature}'s runwell.yaml",
-            code=2,
-        )
-    return loaded
+    return load_feature_spec(spec or project_dir / "runwell.yaml", feature)
 
 
 def _run(action: Any) -> Any:

@@ -6,8 +6,9 @@ tree, or git fails: the caller turns that into a failing item naming what is mis
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
+
+from runwell.spec.version import run_git
 
 __all__ = [
     "changed_since",
@@ -20,24 +21,6 @@ __all__ = [
     "status",
     "versions",
 ]
-
-_TIMEOUT_S = 10.0
-
-
-def run_git(cwd: Path, *args: str) -> str | None:
-    """git's stdout (not stripped); ``None`` when git is missing, fails or hangs."""
-    try:
-        done = subprocess.run(
-            ["git", "--no-optional-locks", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
 
 
 def repo_root(path: Path) -> Path | None:

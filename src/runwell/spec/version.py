@@ -20,7 +20,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-__all__ = ["content_hash", "prompt_version", "spec_version"]
+__all__ = ["content_hash", "prompt_version", "run_git", "spec_version"]
 
 _HASH_CHARS = 12
 _GIT_TIMEOUT_S = 10.0
@@ -36,8 +36,8 @@ def prompt_version(declared: str, template_sha256: str) -> str:
     return f"{declared}+{template_sha256[:_HASH_CHARS]}"
 
 
-def _git(cwd: Path, *args: str) -> str | None:
-    """git's stdout, stripped; ``None`` when git is missing, fails or hangs."""
+def run_git(cwd: Path, *args: str) -> str | None:
+    """git's stdout (not stripped); ``None`` when git is missing, fails or hangs."""
     try:
         done = subprocess.run(
             ["git", "--no-optional-locks", *args],
@@ -49,7 +49,12 @@ def _git(cwd: Path, *args: str) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    out = run_git(cwd, *args)
+    return None if out is None else out.strip()
 
 
 def spec_version(path: str | Path, *, content: bytes | None = None) -> str:
