@@ -252,15 +252,15 @@ def test_the_trainer_refuses_a_dev_set_that_overlaps_training(tmp_path: Path) ->
         main(["--train", str(data), "--dev", str(data), "--out", str(tmp_path / "w.json")])
 
 
-def test_the_bench_refuses_a_held_out_set_that_overlaps_development_data() -> None:
+def test_the_bench_leaves_out_held_out_texts_that_copy_development_data() -> None:
     spec = importlib.util.spec_from_file_location("bench_guardrails", ROOT / "bench" / "guardrails.py")
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     training = labelled("injection_train.jsonl")[0][0]
     fresh = {"id": "fresh", "text": "Which wildflowers attract bumblebees to a small balcony garden in June?"}
-    bench._check_apart([fresh])
-    with pytest.raises(SystemExit, match="also used for development"):
-        bench._check_apart([fresh, {"id": "copied", "text": training}])
-    with pytest.raises(SystemExit, match="nearly copy"):
-        bench._check_apart([{"id": "near", "text": "Well, " + training + " Thanks!"}])
+    assert bench._not_apart([fresh]) == []
+    # An exact copy and a near copy (a few words around a training text) are not held out.
+    copied = {"id": "copied", "text": training}
+    near = {"id": "near", "text": "Well, " + training + " Thanks!"}
+    assert bench._not_apart([fresh, copied, near]) == ["copied", "near"]
