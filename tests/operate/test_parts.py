@@ -142,6 +142,9 @@ def test_the_sampler_queues_flagged_and_sampled_answers_only(project: Project) -
     for i in range(200):
         again.consider(f"s{i}", "ops", {}, True)
     assert {d[0] for d in again.drain()} == sampled  # by hash: every replica picks the same
+    # The request hook skips a feature no rule can ever select (decided once per feature).
+    assert sampler.wants("ops") and again.wants("ops") and not sampler.wants("other")
+    assert not ReviewSampler({"ops": ReviewRules(guardrail_flags=False, sample_percent=0)}).wants("ops")
     assert queue_items(project.store.db, drained) == len(drained)
     assert queue_items(project.store.db, drained) == 0  # a request is queued once
     item = list_items(project.store.db, feature="ops")[0]

@@ -98,6 +98,9 @@ class _Hooks:
     def __init__(self, sampler: ReviewSampler) -> None:
         self._sampler = sampler
 
+    def wants(self, feature: str) -> bool:
+        return self._sampler.wants(feature)
+
     def route(self, ctx: RequestContext) -> None:
         return None
 

@@ -89,6 +89,11 @@ class ReviewSampler:
         self._rules = dict(rules)
         self._pending: deque[Candidate] = deque(maxlen=limit)
 
+    def wants(self, feature: str) -> bool:
+        """Whether any rule could ever select a request of ``feature`` (else the hook skips it)."""
+        rules = self._rules.get(feature)
+        return rules is not None and (bool(rules.guardrail_flags) or rules.sample_percent > 0)
+
     def consider(self, request_id: str, feature: str, statuses: Mapping[str, str], answered: bool) -> None:
         """Queue an answered request when a rule selects it. Never blocks."""
         rules = self._rules.get(feature)
