@@ -72,7 +72,6 @@ __all__ = ["ChatHandler"]
 _log = logging.getLogger("runwell.gateway")
 _CLIENT_MISTAKES = frozenset({"unsupported_request", "invalid_request"})
 _UNAVAILABLE_RETRY = [(b"retry-after", b"5")]
-_HEADER_CACHE_MAX = 1024
 
 
 class ChatHandler:
@@ -111,11 +110,8 @@ class ChatHandler:
         self._flags = Flags()
         self._flags_version = -1
         self._hooks = tuple(hooks)
-        # Decided once per feature, not per request: which hooks act on it (see hooks_for), the
-        # flag keys it is looked up under, and the encoded x-runwell-* response headers.
+        # Decided once per feature, not per request: which hooks act on it (see hooks_for).
         self._feature_hooks: dict[str, tuple[RequestHooks, ...]] = {}
-        self._flag_keys: dict[str, tuple[str, str]] = {}
-        self._header_cache: dict[tuple[str, str, str], tuple[tuple[bytes, bytes], ...]] = {}
 
     # -- the HTTP layer --------------------------------------------------------------------------
 
@@ -196,13 +192,6 @@ class ChatHandler:
             hooks = self._feature_hooks[feature] = hooks_for(self._hooks, feature)
         return hooks
 
-    def _flag_keys_of(self, feature: str) -> tuple[str, str]:
-        """``(pin flag, traffic flag)`` keys of ``feature``."""
-        keys = self._flag_keys.get(feature)
-        if keys is None:
-            keys = self._flag_keys[feature] = (feature + PIN_SUFFIX, feature + TRAFFIC_SUFFIX)
-        return keys
-
     def _user_id(self, user: str | None, hashed: bool) -> str | None:
         """The user id every sink stores: decided here, once (a keyed pseudonym when asked)."""
         if user is None or not hashed:
@@ -223,7 +212,7 @@ class ChatHandler:
         assert feature is not None
         if asked is not None:
             return feature.variant(asked)
-        key = self._flag_keys_of(feature.name)[0]
+        key = feature.name + PIN_SUFFIX
         if key in ctx.levers.flags:
             pinned = pinned_variant(self._flag_client(ctx), feature.name, ctx.user or ctx.request_id)
             ctx.flags[key] = {"value": pinned, "reason": "pinned" if pinned else "not pinned"}
@@ -270,18 +259,12 @@ class ChatHandler:
 
     def _headers(self, ctx: RequestContext) -> list[tuple[bytes, bytes]]:
         assert ctx.feature is not None and ctx.variant is not None
-        variant = ctx.variant.name
-        key = (ctx.feature.name, variant, ctx.served_by or variant)
-        fixed = self._header_cache.get(key)
-        if fixed is None:
-            if len(self._header_cache) >= _HEADER_CACHE_MAX:  # names come from the specs: never
-                self._header_cache.clear()
-            fixed = self._header_cache[key] = (
-                (b"x-runwell-feature", key[0].encode()),
-                (b"x-runwell-variant", key[1].encode()),
-                (b"x-runwell-served-by", key[2].encode()),
-            )
-        return [(b"x-request-id", ctx.request_id.encode()), *fixed]
+        return [
+            (b"x-request-id", ctx.request_id.encode()),
+            (b"x-runwell-feature", ctx.feature.name.encode()),
+            (b"x-runwell-variant", ctx.variant.name.encode()),
+            (b"x-runwell-served-by", (ctx.served_by or ctx.variant.name).encode()),
+        ]
 
     async def _audit_decision(self, ctx: RequestContext, outcome: Outcome, http_status: int) -> None:
         """Make the decision durable before the client gets the last byte of the answer."""
@@ -364,7 +347,7 @@ class ChatHandler:
         """The ``<feature>.traffic`` flag: whether this user is in the share the feature serves."""
         feature = ctx.feature
         assert feature is not None
-        key = self._flag_keys_of(feature.name)[1]
+        key = feature.name + TRAFFIC_SUFFIX
         if key not in ctx.levers.flags:
             return True
         resolution = served(self._flag_client(ctx), feature.name, ctx.user or ctx.request_id)
