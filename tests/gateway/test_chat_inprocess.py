@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from runwell.audit.decision import Decision
 from runwell.audit.open import open_audit_log
@@ -56,6 +57,34 @@ async def test_one_decision_that_cannot_be_audited_fails_alone(tmp_path: Path) -
     finally:
         await trail.stop()
         store.close()
+
+
+async def test_decisions_of_one_loop_turn_share_one_commit_and_stop_writes_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(None, base_dir=tmp_path)
+    trail = AuditTrail(open_audit_log(tmp_path, db=store.db))
+    batches: list[int] = []
+    real = trail.handle.log.append_many
+
+    def counting(entries: Any, **kw: Any) -> list[int]:
+        entries = list(entries)
+        batches.append(len(entries))
+        return real(entries, **kw)
+
+    monkeypatch.setattr(trail.handle.log, "append_many", counting)
+    await trail.start()
+    try:
+        # Submitted in one turn of the loop: handed to the writer together, one transaction.
+        futures = [trail.submit(_decision(f"r{i}", [{"role": "user", "content": str(i)}])) for i in range(20)]
+        indices = [await trail.durable(f) for f in futures]
+        assert batches == [20] and indices == list(range(indices[0], indices[0] + 20))
+        # Submitted and stopped in the same turn: stop() hands it over before the stop marker.
+        last = trail.submit(_decision("last", [{"role": "user", "content": "z"}]))
+    finally:
+        await trail.stop()
+        store.close()
+    assert await last == indices[-1] + 1
 
 
 class _BreaksMidStream:

@@ -332,3 +332,19 @@ async def test_without_the_guard_the_attempt_function_owns_its_timeout() -> None
     assert await r.call(slow, provider="openai", deadline=r.deadline(2.0), attempt_timeout_s=0.01) == (
         "took longer than 0.01s"
     )
+
+
+async def test_one_call_can_leave_the_timeout_to_an_attempt_that_bounds_itself() -> None:
+    async def slow(attempt: Attempt) -> str:
+        await asyncio.sleep(0.05)
+        return "done"
+
+    r = Retrier(RetryPolicy(attempts=1))  # guards by default ...
+    assert (
+        await r.call(
+            slow, provider="openai", deadline=r.deadline(2.0), attempt_timeout_s=0.01, guard_timeout=False
+        )
+        == "done"
+    )  # ... but not the call that says its attempt bounds itself
+    with pytest.raises(ProviderTimeout):
+        await r.call(slow, provider="openai", deadline=r.deadline(2.0), attempt_timeout_s=0.01)

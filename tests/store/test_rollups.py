@@ -241,3 +241,35 @@ def test_migration_14_backfills_the_rollups_of_records_stored_before_it(
         assert snapshot(fresh.db) == backfilled
     finally:
         fresh.close()
+
+
+def test_rollups_stay_exact_when_the_audit_writer_cuts_batches_short(
+    store: Store, make_record: Callable[..., RequestRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an urgent writer always waiting, every chunk of a batch commits on its own."""
+    from runwell.store import _db, _records
+
+    transactions = [0]
+    real = _db.Database.transaction
+
+    def counting(self: Database, action: str, **kw: Any) -> Any:
+        if action.endswith("request records"):
+            transactions[0] += 1
+        return real(self, action, **kw)
+
+    monkeypatch.setattr(_db.Tx, "urgent_waiting", lambda self: True)
+    monkeypatch.setattr(_db.Database, "transaction", counting)
+    records = _random_records(make_record, 3 * _records.CHUNK + 3, seed=7)
+    store.write_records(records)
+    assert transactions[0] == 4  # three whole chunks and the rest, each in its own transaction
+    store.write_records(records[: _records.CHUNK + 1])  # a retried batch: counted once
+    assert store.count_records() == len(records)
+    assert snapshot(store.db) == brute_force(store.db)
+    # A refused record (PostgreSQL) in a later chunk: only that one is lost, and nothing twice.
+    late = [make_record(started_at=T0 + 900 + i) for i in range(_records.CHUNK + 2)]
+    late[_records.CHUNK + 1] = make_record(started_at=T0 + 950, user_id="a\x00b")
+    report = store.write_records(late)
+    expected = len(late) if store.db.dialect == "sqlite" else len(late) - 1
+    assert store.count_records() == len(records) + expected
+    assert len(report.rejected) == len(late) - expected
+    assert snapshot(store.db) == brute_force(store.db)

@@ -167,7 +167,10 @@ class SqlAuditStorage:
         ids = request_ids if request_ids is not None else [None] * len(leaves)
         rows = [(start_index + i, leaf, leaf_hashes[i], ids[i], stamp) for i, leaf in enumerate(leaves)]
         try:
-            with self._db.transaction("append audit entries", lock=POSTGRES_SEQUENCER_LOCK) as tx:
+            # Urgent: answers are held back until their entries are durable.
+            with self._db.transaction(
+                "append audit entries", lock=POSTGRES_SEQUENCER_LOCK, urgent=True
+            ) as tx:
                 row = tx.query_one(_SIZE)
                 actual = int(row[0]) if row else 0
                 if actual != start_index:

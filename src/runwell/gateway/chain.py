@@ -190,6 +190,8 @@ class VariantChain:
             deadline=deadline,
             attempt_timeout_s=self.feature.request_timeout_s,
             breaker=breaker,
+            # A provider whose complete() bounds itself needs no second timer per request.
+            guard_timeout=not getattr(variant.provider, "bounds_complete_timeout", False),
         )
 
     async def whole(

@@ -59,6 +59,9 @@ def serve(
         timeout_graceful_shutdown=math.ceil(graceful_s),
         server_header=False,
         date_header=False,
+        # runwell never reads the client's address, so uvicorn's X-Forwarded-For rewriting (a
+        # middleware on every request) would be work for nothing.
+        proxy_headers=False,
         # Connections plus tasks beyond this get 503 at once: a crowd of slow or idle clients
         # cannot hold the gateway's memory and sockets without bound.
         limit_concurrency=max_connections,

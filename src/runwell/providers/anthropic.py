@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 import orjson
@@ -71,6 +71,10 @@ _PASSTHROUGH = ("temperature", "top_p", "top_k")
 
 class AnthropicProvider:
     """``kind: anthropic``: the Messages API, whole or streamed (SSE events)."""
+
+    bounds_complete_timeout: ClassVar[bool] = True
+    """``complete`` ends within its ``timeout`` by itself (aiohttp's total timeout, tested), so the
+    gateway's retrier arms no timer of its own around it."""
 
     kind = "anthropic"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 import orjson
@@ -45,6 +45,10 @@ _DONE = b"[DONE]"
 
 class OpenAIProvider:
     """``kind: openai``: POST ``{base_url}/chat/completions``, whole or streamed (SSE)."""
+
+    bounds_complete_timeout: ClassVar[bool] = True
+    """``complete`` ends within its ``timeout`` by itself (aiohttp's total timeout, tested), so the
+    gateway's retrier arms no timer of its own around it."""
 
     kind = "openai"
 

@@ -201,6 +201,7 @@ class Retrier:
         deadline: Deadline,
         attempt_timeout_s: float,
         breaker: CircuitBreaker | None = None,
+        guard_timeout: bool | None = None,
     ) -> T:
         """``await fn(attempt)`` until it returns, retrying what the policy allows.
 
@@ -208,10 +209,12 @@ class Retrier:
         ``timeout_s`` or no time is left; the breaker's ``circuit_open`` error when ``breaker``
         refuses the first attempt (a refused retry raises the previous attempt's error). Each
         attempt's outcome is recorded on ``breaker``; a cancelled attempt returns its permit.
-        ``provider`` names the upstream in the errors raised here.
+        ``provider`` names the upstream in the errors raised here. ``guard_timeout=False`` skips
+        this retrier's own timer for a call whose ``fn`` ends within ``attempt.timeout_s`` by itself.
         """
         last: ProviderError | None = None
         number = 0
+        guard = self._guard if guard_timeout is None else guard_timeout
         while True:
             number += 1
             left = deadline.remaining()
@@ -227,7 +230,7 @@ class Retrier:
                 raise breaker.open_error()
             attempt = Attempt(number, min(attempt_timeout_s, left))
             try:
-                if self._guard:
+                if guard:
                     result = await self._attempt(fn, attempt, provider, deadline)
                 else:
                     result = await fn(attempt)

@@ -12,7 +12,8 @@ rollouts, incidents) are table code on top of :class:`Database`. It owns what th
 - **Transactions.** :meth:`Database.transaction` commits on success and rolls back on any
   exception. On SQLite every write transaction is ``BEGIN IMMEDIATE`` (a deferred one that later
   upgrades fails at once with SQLITE_BUSY, ignoring the busy timeout), and the writers of one process
-  take turns on a lock rather than sleeping in SQLite's busy handler; ``lock=KEY`` additionally
+  take turns on a lock rather than sleeping in SQLite's busy handler, an ``urgent`` one (a client
+  waits on it) before the others (see ``_turns``); ``lock=KEY`` additionally
   serialises writers of one kind across processes on PostgreSQL (``pg_advisory_xact_lock``), which
   SQLite's single write lock already does.
 - **Errors.** Every driver error becomes a :class:`~runwell.errors.StoreError` naming the action and
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from runwell.errors import StoreConflict, StoreDataError, StoreError
+from runwell.store._turns import WriteTurns
 from runwell.store._url import DatabaseURL, Dialect, parse_url
 from runwell.store.migrations import (
     MIGRATIONS,
@@ -68,6 +70,13 @@ class Tx:
         self._db = db
         self._conn = conn
         self._action = action
+
+    def urgent_waiting(self) -> bool:
+        """Whether an urgent writer of this process waits for this (SQLite) transaction to end.
+
+        A long writer checks it between steps and commits early, so the waiting one goes next.
+        """
+        return self._db._write_turns.urgent_waiting
 
     @property
     def dialect(self) -> Dialect:
@@ -170,7 +179,7 @@ class Database:
         self._wal_autocheckpoint = wal_autocheckpoint
         self._idle: list[Any] = []
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._write_turns = WriteTurns()
         self._slots = threading.BoundedSemaphore(self._pool_size)
         self._closed = False
         self._pg_sql: dict[str, str] = {}
@@ -250,11 +259,13 @@ class Database:
             self._checkin(conn, healthy)
 
     @contextmanager
-    def transaction(self, action: str, *, lock: int | None = None) -> Iterator[Tx]:
+    def transaction(self, action: str, *, lock: int | None = None, urgent: bool = False) -> Iterator[Tx]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
         ``lock`` is a PostgreSQL advisory lock key held until the end of the transaction, so that
         writers of one kind in several processes take turns (SQLite's write lock already does).
+        ``urgent`` (SQLite): someone waits on this write, so it goes before this process's other
+        waiting writers.
         """
         conn = self._checkout(action)
         healthy = False
@@ -265,7 +276,7 @@ class Database:
                     # lock, woken the moment it is free; left to SQLite's busy handler they would
                     # sleep in steps of milliseconds (an audit commit behind a record batch took
                     # 3-7 ms). Other processes still wait on the busy timeout.
-                    with self._write_lock:
+                    with self._write_turns.turn(urgent=urgent):
                         conn.execute("BEGIN IMMEDIATE")
                         try:
                             yield Tx(self, conn, action)

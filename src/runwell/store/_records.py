@@ -1,6 +1,10 @@
 """The ``requests`` table: one row per request the gateway answered, written in batches.
 
-A batch is one transaction. One bad record must never block the others: a record whose content
+A batch is one transaction, written :data:`CHUNK` records at a time; on SQLite, when the audit
+writer (which holds answers back) waits for the one write lock, the transaction commits after the
+chunk in hand and the rest follows in the next, so an answer never waits behind a whole batch
+(a part stored and a retry of the batch are harmless: a request id already stored is skipped).
+One bad record must never block the others: a record whose content
 cannot be serialised (JSON nested deeper than the encoder allows) or that the database refuses (a
 NUL character PostgreSQL's text type cannot hold) is written without its prompt and completion,
 with a note saying why; if even that is refused it is reported back as rejected, and the rest of
@@ -25,10 +29,13 @@ from runwell.errors import ConfigError, StoreDataError, StoreError
 from runwell.store._db import Database, Tx
 from runwell.store._rollups import lock_for_records, rollup_deltas, stored_counted, write_rollups
 from runwell.telemetry.record import RECORD_FIELDS, RequestRecord
+from runwell.telemetry.rollup import Key, Tally
 
-__all__ = ["MIN_PREFIX_LEN", "RecordTable", "WriteReport"]
+__all__ = ["CHUNK", "MIN_PREFIX_LEN", "RecordTable", "WriteReport"]
 
 MIN_PREFIX_LEN = 8
+CHUNK = 8
+"""Records written between two looks at whether an urgent writer waits (well under a millisecond)."""
 """Shortest request-id prefix :meth:`RecordTable.get_record` resolves (shorter ones must match exactly)."""
 
 _COLUMNS = ", ".join(RECORD_FIELDS)
@@ -81,12 +88,21 @@ def _without_content(record: RequestRecord, reason: str) -> RequestRecord:
     return replace(record, prompt=None, completion=None, tool_calls=None, note=note)
 
 
-def _write(tx: Tx, records: Sequence[RequestRecord], rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert the rows of ``records`` and add what they change to the rollups, in ``tx``."""
+def _insert(
+    tx: Tx, records: Sequence[RequestRecord], rows: Sequence[tuple[Any, ...]], deltas: dict[Key, Tally]
+) -> None:
+    """Insert the rows of ``records`` in ``tx`` and add what they change in the rollups to ``deltas``."""
     lock_for_records(tx, records)
     stored = stored_counted(tx, [r.request_id for r in records])
     tx.executemany(_UPSERT, rows)
-    write_rollups(tx, rollup_deltas(records, stored))
+    rollup_deltas(records, stored, into=deltas)
+
+
+def _write(tx: Tx, records: Sequence[RequestRecord], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert the rows of ``records`` and add what they change to the rollups, in ``tx``."""
+    deltas: dict[Key, Tally] = {}
+    _insert(tx, records, rows, deltas)
+    write_rollups(tx, deltas)
 
 
 class RecordTable:
@@ -112,14 +128,26 @@ class RecordTable:
             except (orjson.JSONEncodeError, TypeError) as exc:
                 rows.append(record_to_row(_without_content(record, f"not serialisable as JSON ({exc})")))
                 report.stripped.append(record.request_id)
-        try:
-            with self._db.transaction(f"write {len(rows)} request records") as tx:
-                _write(tx, records, rows)
-            return report
-        except StoreDataError:
-            pass  # some row is refused: write them one by one so only that one is affected
-        for record, row in zip(records, rows, strict=True):
-            self._write_one(record, row, report)
+        start, total = 0, len(rows)
+        while start < total:
+            end = start  # records[start:end] are written in the open transaction
+            try:
+                with self._db.transaction(f"write {total - start} request records") as tx:
+                    deltas: dict[Key, Tally] = {}
+                    while end < total:
+                        step = min(end + CHUNK, total)
+                        _insert(tx, records[end:step], rows[end:step], deltas)
+                        end = step
+                        if tx.urgent_waiting():
+                            break  # commit what is written; the audit writer goes next
+                    write_rollups(tx, deltas)
+            except StoreDataError:
+                # Some row of records[end:end + CHUNK] is refused, and the transaction rolled back:
+                # write its records one by one so only that one is affected.
+                end = min(end + CHUNK, total)
+                for record, row in zip(records[start:end], rows[start:end], strict=True):
+                    self._write_one(record, row, report)
+            start = end
         return report
 
     def _write_one(self, record: RequestRecord, row: tuple[Any, ...], report: WriteReport) -> None:

@@ -95,9 +95,11 @@ def stored_counted(tx: Tx, request_ids: Sequence[str]) -> dict[str, tuple[bool, 
 
 
 def rollup_deltas(
-    records: Sequence[RequestRecord], stored: dict[str, tuple[bool, Counted]]
+    records: Sequence[RequestRecord],
+    stored: dict[str, tuple[bool, Counted]],
+    into: dict[Key, Tally] | None = None,
 ) -> dict[Key, Tally]:
-    """What writing ``records`` over the ``stored`` rows changes in the rollups.
+    """What writing ``records`` over the ``stored`` rows changes in the rollups (added to ``into``).
 
     Follows the insert's rule in batch order: a new id adds its record; an id stored as a recovered
     stub is replaced (the stub subtracted, the record added); any other stored id is left alone.
@@ -114,7 +116,7 @@ def rollup_deltas(
         counted = _counted(record)
         added.append(counted)
         state[record.request_id] = (record.recovered, counted)
-    deltas = tally_rows(added)
+    deltas = tally_rows(added, into=into)
     return tally_rows(removed, sign=-1, into=deltas) if removed else deltas
 
 
