@@ -4,14 +4,17 @@
 
 Reported, and written to bench/results/guardrails.json, all measured in the same run:
 
-- injection detection on the held-out set ``bench/data/guardrails_heldout_v4.jsonl`` (how it was
+- injection detection on the held-out set ``bench/data/guardrails_heldout_v5.jsonl`` (how it was
   kept apart: ``bench/data/README.md``): attack recall and benign false-positive rate, each with
   a 95 % Wilson interval, per category, for the rules with word-shingle similarity alone, for the
   default detector (those plus the learned scorer) and, when the local model is installed, with
-  MiniLM embedding similarity on top (targets: recall >= 90 %, false positives <= 2 %). The same
-  figures on the dev sets (v2 and v3, which chose the scorer's threshold and were read while
-  tuning, and the probe written while tuning) are reported beside them, marked as dev: they show
-  tuning, not generalisation;
+  MiniLM embedding similarity on top (targets: recall >= 90 %, false positives <= 2 %); and, for
+  the default detector, the same two rates at other thresholds than the default 0.5 (the
+  trade-off an operator makes with ``injection_check.threshold``, measured on held-out data; a
+  threshold chosen from this table is tuned on it). The same figures on the dev sets (v2 and v3,
+  which chose the scorer's threshold and were read while tuning, the probe written while tuning,
+  and v4, read after its one run) are reported beside them, marked as dev: they show tuning, not
+  generalisation;
 - the cost per request of PII redaction (a session redacting one user message), the injection
   check and the output checks (JSON Schema + two banned patterns + PII), and of the three in a
   row, in microseconds at p50 and p99, on short (100 characters), typical (500) and long (8,000)
@@ -51,17 +54,24 @@ from runwell.guardrails._rules import RULES  # noqa: E402
 from runwell.guardrails._scorer import WEIGHTS_FILE  # noqa: E402
 from runwell.guardrails._similarity import shingles  # noqa: E402
 
-HELDOUT = ROOT / "bench" / "data" / "guardrails_heldout_v4.jsonl"
+HELDOUT = ROOT / "bench" / "data" / "guardrails_heldout_v5.jsonl"
 DEVELOPMENT = ROOT / "tests" / "guardrails" / "data"  # training and dev sets: every *.jsonl here
 # Dev sets, reported beside the held-out figures and marked as such: v2 and v3 chose the scorer's
-# threshold and were read while tuning; the probe was written and read while tuning too.
+# threshold and were read while tuning; the probe was written and read while tuning too; v4 was the
+# held-out set before v5 and was read after its one run.
 DEV_SETS = tuple(
     DEVELOPMENT / name
-    for name in ("injection_dev_v2.jsonl", "injection_dev_v3.jsonl", "injection_dev_probe.jsonl")
+    for name in (
+        "injection_dev_v2.jsonl",
+        "injection_dev_v3.jsonl",
+        "injection_dev_probe.jsonl",
+        "injection_dev_v4.jsonl",
+    )
 )
 WEIGHTS = ROOT / "src" / "runwell" / "guardrails" / "data" / WEIGHTS_FILE
 NEAR_COPY = 0.8  # shared word bigrams over the larger text's: above this, a held-out text is a copy
 TARGET_RECALL, TARGET_FPR = 0.90, 0.02
+SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # thresholds the trade-off table shows (0.5: the default)
 SIZES = {"short": 100, "typical": 500, "long": 8000}
 
 PARAGRAPH = (
@@ -197,6 +207,24 @@ def _quality(detector: InjectionDetector, rows: list[dict[str, Any]]) -> dict[st
     }
 
 
+def _sweep(detector: InjectionDetector, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recall and false positives at each threshold of :data:`SWEEP` (one check per text)."""
+    scored = [(detector.check(row["text"]).score, _is_attack(row)) for row in rows]
+    attacks = sum(1 for _, attack in scored if attack)
+    out = []
+    for threshold in SWEEP:
+        caught = sum(1 for score, attack in scored if attack and score >= threshold)
+        flagged = sum(1 for score, attack in scored if not attack and score >= threshold)
+        out.append(
+            {
+                "threshold": threshold,
+                "recall": _rate(caught, attacks),
+                "false_positive_rate": _rate(flagged, len(scored) - attacks),
+            }
+        )
+    return out
+
+
 def _timing(call: Callable[[], object], runs: int) -> dict[str, float]:
     for _ in range(min(200, runs)):
         call()
@@ -310,6 +338,7 @@ def main() -> None:
         },
         "targets": {"recall_min": TARGET_RECALL, "false_positive_rate_max": TARGET_FPR},
         "detection": quality,
+        "default_detector_by_threshold": _sweep(detector, heldout),
         "dev_sets_not_held_out": dev_quality,
         "embeddings": embedding_note,
         "cost_per_request": costs,
@@ -349,6 +378,13 @@ def _print(result: dict[str, Any]) -> None:
         f"held-out: {held['file']} ({held['attacks']} attacks, {held['benign']} benign look-alikes)",
         result["detection"],
     )
+    print("  default detector at other thresholds (held-out; the default is 0.5):")
+    for row in result["default_detector_by_threshold"]:
+        r, f = row["recall"], row["false_positive_rate"]
+        print(
+            f"    threshold {row['threshold']:<5} recall {r['count']}/{r['of']} = {r['rate']:.1%} | "
+            f"false positives {f['count']}/{f['of']} = {f['rate']:.1%}"
+        )
     for name, detection in result["dev_sets_not_held_out"].items():
         _print_quality(f"dev set, NOT held out (it tuned the detector): {name}", detection)
     print(f"  embeddings: {result['embeddings']}")
