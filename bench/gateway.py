@@ -11,7 +11,13 @@ breaker and a fallback chain. Measured, in one run:
 added latency p50/p99 at concurrency 1 and 32, throughput at concurrency 32, the gateway's own
 CPU time per request (from /proc), and added time to first token for streams.
 
-    python bench/gateway.py [--requests N] [--no-litellm]
+    python bench/gateway.py [--requests N] [--no-litellm] [--rounds N]
+
+The machine is a VM shared with other work: one target measured a minute after another sees
+different neighbours, and a ratio of two such figures swings by 10-20 %. So the figures the
+targets are read from (CPU per request against the floor's, added p99 at concurrency 1) are also
+measured in ``--rounds`` short paired rounds, floor and runwell back to back in alternating order,
+and reported per round and as the median, with the CPU time the hypervisor stole meanwhile.
 
 LiteLLM runs from its own virtualenv (bench/.venv-litellm, created on first use) so its pinned
 dependencies never mix with runwell's. Results: a table on stdout and bench/results/gateway.json.
@@ -27,6 +33,7 @@ import re
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,6 +116,65 @@ async def measure(
         sreq = build_request("127.0.0.1", port, path, body_for(model, stream=True), headers)
         out["stream"] = await run_load("127.0.0.1", port, sreq, concurrency=1, requests=max(50, n // 4))
     return out
+
+
+def cpu_stat() -> list[int]:
+    """The machine's ``cpu`` line of /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal."""
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:9]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """Share of the machine's CPU time the hypervisor stole between two :func:`cpu_stat` readings."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / max(1, sum(spent))
+
+
+async def paired(
+    direct: tuple[int, bytes],
+    floor: tuple[int, bytes, int],
+    runwell: tuple[int, bytes, int],
+    rounds: int,
+    n: int,
+) -> dict[str, object]:
+    """Floor and runwell back to back, ``rounds`` times in alternating order; see the module doc."""
+    per_round = []
+    stat0 = cpu_stat()
+    for i in range(rounds):
+        got: dict[str, dict[str, float]] = {}
+        d1 = await run_load("127.0.0.1", direct[0], direct[1], concurrency=1, requests=n)
+        order = [("floor", floor), ("runwell", runwell)]
+        for name, (port, req, pid) in order if i % 2 == 0 else order[::-1]:
+            c1 = await run_load("127.0.0.1", port, req, concurrency=1, requests=n)
+            cpu0 = cpu_seconds(pid)
+            c32 = await run_load("127.0.0.1", port, req, concurrency=32, requests=2 * n)
+            cpu = (cpu_seconds(pid) - cpu0) * 1000 / max(1, len(c32.latencies_ms) + c32.errors)
+            got[name] = {"cpu_ms": cpu, "added_c1_p50_ms": c1.pct(50) - d1.pct(50),
+                         "added_c1_p99_ms": c1.pct(99) - d1.pct(99), "rps_c32": c32.throughput}  # fmt: skip
+        per_round.append(
+            {
+                "floor": got["floor"],
+                "runwell": got["runwell"],
+                "cpu_ratio": got["runwell"]["cpu_ms"] / got["floor"]["cpu_ms"],
+                "throughput_share": got["runwell"]["rps_c32"] / got["floor"]["rps_c32"],
+            }
+        )
+
+    def median(key: str, who: str | None = None) -> float:
+        values = [r[key] if who is None else r[who][key] for r in per_round]  # type: ignore[index]
+        return float(statistics.median(values))
+
+    return {
+        "rounds": per_round,
+        "median_cpu_ratio": median("cpu_ratio"),
+        "median_throughput_share": median("throughput_share"),
+        "median_runwell_cpu_ms": median("cpu_ms", "runwell"),
+        "median_floor_cpu_ms": median("cpu_ms", "floor"),
+        "median_runwell_added_c1_p50_ms": median("added_c1_p50_ms", "runwell"),
+        "median_runwell_added_c1_p99_ms": median("added_c1_p99_ms", "runwell"),
+        "median_floor_added_c1_p99_ms": median("added_c1_p99_ms", "floor"),
+        "cpu_steal_share": steal_share(stat0, cpu_stat()),
+    }
 
 
 def _wait_port(port: int, timeout: float = 30.0) -> None:
@@ -202,6 +268,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=2000, help="requests per concurrency-1 run")
     ap.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM comparison")
+    ap.add_argument("--rounds", type=int, default=5, help="paired floor/runwell rounds (0: none)")
     ap.add_argument(
         "--redis", default="redis://127.0.0.1:6379/0", help="Redis for the full pipeline's budgets"
     )
@@ -254,12 +321,35 @@ def main() -> None:
             )
         results = {}
         load_before = os.getloadavg()  # other sessions share the cores: read figures against this
+        stat_before = cpu_stat()
         for name, port, model, headers, pid in targets:
             n = args.requests if name != "litellm proxy" else max(200, args.requests // 10)
             print(f"measuring {name} ...", flush=True)
             stream = name != "floor (bare proxy)"
             results[name] = asyncio.run(measure(port, "/v1/chat/completions", model, headers, n, pid, stream))
-        report(results, load_before)
+        steal = steal_share(stat_before, cpu_stat())
+        pairs: dict[str, object] = {}
+        if args.rounds > 0:
+            print(f"measuring floor and runwell in {args.rounds} paired rounds ...", flush=True)
+            path = "/v1/chat/completions"
+            pairs = asyncio.run(
+                paired(
+                    (mock_port, build_request("127.0.0.1", mock_port, path, body_for("gpt-4o-mini"), {})),
+                    (
+                        floor_port,
+                        build_request("127.0.0.1", floor_port, path, body_for("gpt-4o-mini"), {}),
+                        floor.pid,
+                    ),
+                    (
+                        gw_port,
+                        build_request("127.0.0.1", gw_port, path, body_for("bench"), targets[2][3]),
+                        gw.pid,
+                    ),
+                    args.rounds,
+                    max(500, args.requests // 2),
+                )
+            )
+        report(results, load_before, steal, pairs)
     finally:
         for p in procs:
             p.terminate()
@@ -271,7 +361,12 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def report(results: dict[str, dict[str, LoadResult | float]], load_before: tuple[float, ...] = ()) -> None:
+def report(
+    results: dict[str, dict[str, LoadResult | float]],
+    load_before: tuple[float, ...] = (),
+    steal: float = 0.0,
+    pairs: dict[str, object] | None = None,
+) -> None:
     base = results["direct (mock)"]
     b1, b32, bs = base["c1"], base["c32"], base["stream"]
     rows = []
@@ -327,7 +422,25 @@ def report(results: dict[str, dict[str, LoadResult | float]], load_before: tuple
         print(" | ".join(f"{r[c]:>18.3f}" if isinstance(r[c], float) else f"{r[c]!s:>18}" for c in cols))
     for k, v in ratios.items():
         print(f"{k}: {v:.3f} ms" if k.endswith("_ms") else f"{k}: {v:.1f}x")
+    if pairs:
+        print(f"paired rounds (floor and runwell back to back, {len(pairs['rounds'])} rounds):")  # type: ignore[arg-type]
+        for i, r in enumerate(pairs["rounds"], 1):  # type: ignore[arg-type]
+            print(
+                f"  round {i}: CPU/request runwell {r['runwell']['cpu_ms']:.3f} ms, "
+                f"floor {r['floor']['cpu_ms']:.3f} ms "
+                f"= {r['cpu_ratio']:.2f}x; throughput {r['throughput_share']:.0%} of the floor's; added c=1 "
+                f"p50 {r['runwell']['added_c1_p50_ms']:.3f} ms, p99 {r['runwell']['added_c1_p99_ms']:.3f} ms "
+                f"(floor's p99 {r['floor']['added_c1_p99_ms']:.3f} ms)"
+            )
+        print(
+            f"  median: CPU {pairs['median_cpu_ratio']:.2f}x the floor's, throughput "
+            f"{pairs['median_throughput_share']:.0%} of the floor's, added c=1 p50 "
+            f"{pairs['median_runwell_added_c1_p50_ms']:.3f} ms / "
+            f"p99 {pairs['median_runwell_added_c1_p99_ms']:.3f} ms; "
+            f"CPU stolen by the hypervisor meanwhile {pairs['cpu_steal_share']:.1%}"
+        )
     load_after = os.getloadavg()
+    print(f"CPU stolen by the hypervisor during the main runs: {steal:.1%}")
     print("load average (1/5/15 min) before: " + " ".join(f"{x:.2f}" for x in load_before))
     print("load average (1/5/15 min) after:  " + " ".join(f"{x:.2f}" for x in load_after))
     out = ROOT / "bench" / "results"
@@ -340,6 +453,8 @@ def report(results: dict[str, dict[str, LoadResult | float]], load_before: tuple
                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "loadavg_before": list(load_before),
                 "loadavg_after": list(load_after),
+                "cpu_steal_share": steal,
+                "paired": pairs or None,
             },
             indent=2,
         )
