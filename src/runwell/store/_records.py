@@ -34,9 +34,9 @@ from runwell.telemetry.rollup import Key, Tally
 __all__ = ["CHUNK", "MIN_PREFIX_LEN", "RecordTable", "WriteReport"]
 
 MIN_PREFIX_LEN = 8
+"""Shortest request-id prefix :meth:`RecordTable.get_record` resolves (shorter ones must match exactly)."""
 CHUNK = 8
 """Records written between two looks at whether an urgent writer waits (well under a millisecond)."""
-"""Shortest request-id prefix :meth:`RecordTable.get_record` resolves (shorter ones must match exactly)."""
 
 _COLUMNS = ", ".join(RECORD_FIELDS)
 _UPDATES = ", ".join(f"{name} = excluded.{name}" for name in RECORD_FIELDS if name != "request_id")
@@ -142,8 +142,8 @@ class RecordTable:
                             break  # commit what is written; the audit writer goes next
                     write_rollups(tx, deltas)
             except StoreDataError:
-                # Some row of records[end:end + CHUNK] is refused, and the transaction rolled back:
-                # write its records one by one so only that one is affected.
+                # Some row of records[end:end + CHUNK] is refused, and the transaction rolled back
+                # (records[start:end] with it): write all of them one by one, so only that row is lost.
                 end = min(end + CHUNK, total)
                 for record, row in zip(records[start:end], rows[start:end], strict=True):
                     self._write_one(record, row, report)
