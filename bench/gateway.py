@@ -331,7 +331,7 @@ def main() -> None:
         pairs: dict[str, object] = {}
         if args.rounds > 0:
             print(f"measuring floor and runwell in {args.rounds} paired rounds ...", flush=True)
-            path = "/v1/chat/completions"
+            path, auth = "/v1/chat/completions", {"Authorization": f"Bearer {key}"}
             pairs = asyncio.run(
                 paired(
                     (mock_port, build_request("127.0.0.1", mock_port, path, body_for("gpt-4o-mini"), {})),
@@ -342,7 +342,7 @@ def main() -> None:
                     ),
                     (
                         gw_port,
-                        build_request("127.0.0.1", gw_port, path, body_for("bench"), targets[2][3]),
+                        build_request("127.0.0.1", gw_port, path, body_for("bench"), auth),
                         gw.pid,
                     ),
                     args.rounds,

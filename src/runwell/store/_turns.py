@@ -9,8 +9,9 @@ already running, never for a queue of record batches. An ordinary writer waits f
 ones at most ``max_yield_s`` at a time, so a steady stream of urgent writes slows the records
 down but can never stall them (their queue is bounded and a full queue would drop records).
 
-Measured (bench/gateway.py, concurrency 1): without the fast lane, 42 % of the slowest 1 % of
-requests overlapped a record batch holding the lock for ~2 ms (up to 12 ms).
+Measured with the gateway's stages timed under bench/gateway.py's concurrency-1 load: without
+the fast lane, 42 % of the slowest 1 % of requests overlapped a record batch holding the lock
+for ~2 ms (up to 12 ms).
 """
 
 from __future__ import annotations
