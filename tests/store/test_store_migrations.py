@@ -148,3 +148,29 @@ def test_sqlite_scripts_split_on_statement_ends_only() -> None:
     statements = sqlite_statements(script)
     assert len(statements) == 2
     assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END;")
+
+
+def test_no_index_on_shadow_of_is_left_to_slow_every_insert(db: tuple[str, str]) -> None:
+    """Migration 15 drops the index migration 10 made on ``requests.shadow_of``; no query used it."""
+    kind, where = db
+    _open(kind, where, MIGRATIONS[:14]).close()
+    query = {
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests'",
+        "postgres": "SELECT indexname FROM pg_indexes WHERE tablename = 'requests' "
+        "AND schemaname = current_schema()",
+    }[kind]
+
+    def indexes() -> set[str]:
+        if kind == "sqlite":
+            with sqlite3.connect(where) as conn:
+                return {str(row[0]) for row in conn.execute(query)}
+        import psycopg
+
+        with psycopg.connect(where) as conn:
+            return {str(row[0]) for row in conn.execute(query)}
+
+    assert "requests_shadow_of" in indexes()
+    _open(kind, where, MIGRATIONS).close()
+    left = indexes()
+    assert "requests_shadow_of" not in left
+    assert {"requests_console_feature", "requests_console_user", "requests_started"} <= left

@@ -27,6 +27,7 @@ from runwell.store._schema_runtime import (
     M13_CONSOLE_SQLITE,
     M14_ROLLUPS_POSTGRES,
     M14_ROLLUPS_SQLITE,
+    M15_DROP_SHADOW_INDEX,
 )
 
 __all__ = [
@@ -392,6 +393,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(13, "console_indexes", M13_CONSOLE_SQLITE, M13_CONSOLE_POSTGRES),
     Migration(14, "request_rollups", M14_ROLLUPS_SQLITE, M14_ROLLUPS_POSTGRES),
+    Migration(15, "drop_unused_shadow_index", M15_DROP_SHADOW_INDEX, M15_DROP_SHADOW_INDEX),
 )
 """Every migration, in order. Append new ones here (see the module docstring)."""
 
