@@ -21,10 +21,12 @@ from runwell.telemetry.record import RECORD_FIELDS, RequestRecord
 from runwell.telemetry.rollup import (
     BIN_HI,
     BIN_LO,
+    COMPACT_AT,
     COUNTED_COLUMNS,
     GAMMA,
     GRAINS,
     RELATIVE_ERROR,
+    append_hist,
     bin_of,
     bin_value,
     cover,
@@ -273,3 +275,28 @@ def test_rollups_stay_exact_when_the_audit_writer_cuts_batches_short(
     assert store.count_records() == len(records) + expected
     assert len(report.rejected) == len(late) - expected
     assert snapshot(store.db) == brute_force(store.db)
+
+
+def test_histogram_text_is_appended_to_and_compacted_past_its_bound() -> None:
+    """The writer appends a batch's bins to the stored text; the sum is exact, the text bounded."""
+    text = append_hist(None, {3: 2})
+    assert text == "3:2"
+    assert append_hist(text, {}) == text  # nothing to add: the stored text as it was
+    text = append_hist(text, {3: 1, 7: 4})
+    assert text == "3:2,3:1,7:4"  # appended: the stored part is neither parsed nor rewritten
+    text = append_hist(text, {7: -4})  # a replaced stub takes its counts back out
+    summed: dict[int, int] = {}
+    parse_hist(text, summed)
+    assert {b: n for b, n in summed.items() if n} == {3: 3}
+
+    exact: dict[int, int] = {}
+    text = None
+    for i in range(5000):  # wide, busy row: every bin from BIN_LO to BIN_HI, again and again
+        batch = {BIN_LO + i % (BIN_HI - BIN_LO + 1): 1 + i % 3}
+        for b, n in batch.items():
+            exact[b] = exact.get(b, 0) + n
+        text = append_hist(text, batch)
+        assert text is not None and len(text) <= COMPACT_AT
+    summed = {}
+    parse_hist(text, summed)
+    assert summed == exact

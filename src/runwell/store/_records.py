@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -48,6 +49,7 @@ _UPSERT = (
 _JSON_FIELDS = ("prompt", "tool_calls", "guardrails", "attempts")
 _JSON_AT = tuple(RECORD_FIELDS.index(name) for name in _JSON_FIELDS)
 _BOOLS = ("stream", "priced", "recovered")
+_values = attrgetter(*RECORD_FIELDS)  # one C call for every field: the writer runs it per record
 
 
 @dataclass(slots=True)
@@ -65,7 +67,7 @@ def record_to_row(record: RequestRecord) -> tuple[Any, ...]:
 
     Raises ``orjson.JSONEncodeError`` when the prompt cannot be serialised.
     """
-    values = [getattr(record, name) for name in RECORD_FIELDS]
+    values = list(_values(record))
     for at in _JSON_AT:
         if values[at] is not None:
             values[at] = orjson.dumps(values[at]).decode("utf-8")

@@ -6,7 +6,9 @@ writes the records, so the rollups always sum exactly the rows committed with th
 a request id already stored unless the stored row is a recovered stub, which the real record
 replaces: the deltas follow the same rule (a stub replaced is subtracted, a skipped duplicate adds
 nothing), computed from the rows as they were before the insert. Each touched rollup row is read,
-merged with the batch's delta in Python and written back: a handful of rows per batch.
+merged with the batch's delta in Python and written back: a handful of rows per batch. The
+histogram texts are appended to, not parsed and rewritten (``Tally.added_to_row``): a bin may
+repeat in stored text, and a text past ``COMPACT_AT`` characters is compacted.
 
 **Concurrency.** SQLite has one writer at a time. On PostgreSQL, replicas write batches at once:
 rollup rows are created if missing and then locked (``FOR UPDATE``) in key order, so two batches
@@ -140,9 +142,8 @@ def write_rollups(tx: Tx, deltas: dict[Key, Tally]) -> None:
             rows += tx.query(
                 f"SELECT {_ALL} FROM request_rollups WHERE {where}", [v for k in chunk for v in k]
             )
-    for row in rows:
-        deltas[(str(row[0]), int(row[1]), int(row[2]), str(row[3]))].merge_row(row[4:])
-    merged = [(*key, *deltas[key].as_row()) for key in keys]
+    stored = {(str(row[0]), int(row[1]), int(row[2]), str(row[3])): row[4:] for row in rows}
+    merged = [(*key, *deltas[key].added_to_row(stored.get(key))) for key in keys]
     if tx.dialect == "postgresql":
         tx.execute(_UPDATE_PG, [list(column) for column in zip(*merged, strict=True)])
     else:

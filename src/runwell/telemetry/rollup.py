@@ -30,6 +30,7 @@ from typing import Any
 __all__ = [
     "BIN_HI",
     "BIN_LO",
+    "COMPACT_AT",
     "COUNTED_COLUMNS",
     "GAMMA",
     "GRAINS",
@@ -38,6 +39,7 @@ __all__ = [
     "TALLY_COLUMNS",
     "Key",
     "Tally",
+    "append_hist",
     "bin_of",
     "bin_value",
     "cover",
@@ -132,6 +134,34 @@ def format_hist(hist: Mapping[int, int]) -> str | None:
     """A histogram as stored text (bins with a count of 0 left out); ``None`` when empty."""
     text = ",".join(f"{b}:{n}" for b, n in sorted(hist.items()) if n)
     return text or None
+
+
+COMPACT_AT = 4096
+"""Stored histogram text longer than this is rewritten with each bin once (:func:`append_hist`).
+
+Every bin once is at most 271 bins of ``"-70:123456789,"``: under 4,096 characters for counts
+below 10^9, so a compacted text is always shorter than the bound and compaction is rare.
+"""
+
+
+def append_hist(text: str | None, hist: Mapping[int, int]) -> str | None:
+    """Stored histogram ``text`` with the counts of ``hist`` added (negative counts subtract).
+
+    The new counts are appended (a bin may repeat: :func:`parse_hist` adds repeats up), which
+    costs the length of the addition, not of the stored text. Past :data:`COMPACT_AT` characters
+    the text is parsed and written with each bin once, so it never grows without bound.
+    """
+    added = format_hist(hist)
+    if added is None:
+        return text
+    if not text:
+        return added
+    joined = f"{text},{added}"
+    if len(joined) <= COMPACT_AT:
+        return joined
+    merged: dict[int, int] = {}
+    parse_hist(joined, merged)
+    return format_hist(merged)
 
 
 def hist_percentile(hist: Mapping[int, int], q: float) -> float | None:
@@ -267,6 +297,11 @@ class Tally:
 
     def merge_row(self, row: tuple[Any, ...]) -> None:
         """Add a stored row's :data:`TALLY_COLUMNS` values."""
+        self._add_scalars(row)
+        parse_hist(row[13], self.latency)
+        parse_hist(row[14], self.ttft)
+
+    def _add_scalars(self, row: tuple[Any, ...]) -> None:
         (req, err, served, fallback, degraded, blocked, failed, tin, tout, cost, unpriced, s_cost, s_tok) = (
             row[:13]
         )
@@ -283,8 +318,20 @@ class Tally:
         self.unpriced += int(unpriced)
         self.shadow_cost_usd += float(s_cost)
         self.shadow_tokens += int(s_tok)
-        parse_hist(row[13], self.latency)
-        parse_hist(row[14], self.ttft)
+
+    def added_to_row(self, row: tuple[Any, ...] | None) -> tuple[Any, ...]:
+        """The :data:`TALLY_COLUMNS` values of a stored row (``None``: none yet) plus this tally.
+
+        The histograms are appended to the stored text (see :func:`append_hist`), not parsed and
+        written out again: the record writer does this for every rollup row each transaction
+        touches, and parsing and formatting long-lived rows' histograms was most of that work.
+        """
+        if row is None:
+            return self.as_row()
+        total = Tally()
+        total._add_scalars(row)
+        total.merge(self)
+        return (*total.scalars(), append_hist(row[13], self.latency), append_hist(row[14], self.ttft))
 
     def scalars(self) -> tuple[int | float, ...]:
         """The 13 summed :data:`TALLY_COLUMNS` values (all but the histograms)."""
