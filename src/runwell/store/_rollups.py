@@ -8,7 +8,7 @@ replaces: the deltas follow the same rule (a stub replaced is subtracted, a skip
 nothing), computed from the rows as they were before the insert. Each touched rollup row is read,
 merged with the batch's delta in Python and written back: a handful of rows per batch. The
 histogram texts are appended to, not parsed and rewritten (``Tally.added_to_row``): a bin may
-repeat in stored text, and a text past ``COMPACT_AT`` characters is compacted.
+repeat in stored text, and a text past ``COMPACT_AT`` (1,024) characters is compacted.
 
 **Concurrency.** SQLite has one writer at a time. On PostgreSQL, replicas write batches at once:
 rollup rows are created if missing and then locked (``FOR UPDATE``) in key order, so two batches

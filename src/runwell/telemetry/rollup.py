@@ -136,11 +136,13 @@ def format_hist(hist: Mapping[int, int]) -> str | None:
     return text or None
 
 
-COMPACT_AT = 4096
+COMPACT_AT = 1024
 """Stored histogram text longer than this is rewritten with each bin once (:func:`append_hist`).
 
-Every bin once is at most 271 bins of ``"-70:123456789,"``: under 4,096 characters for counts
-below 10^9, so a compacted text is always shorter than the bound and compaction is rare.
+Small enough that a rollup row stays within one SQLite page and under PostgreSQL's TOAST
+threshold (a longer row costs overflow pages or compression on every update). A typical latency
+histogram holds a few dozen bins (a few hundred characters), so most writes only append; one
+wider than the bound is compacted on every write, which is what every write cost before.
 """
 
 
