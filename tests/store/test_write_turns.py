@@ -16,6 +16,19 @@ def _wait_until(condition: object, what: str) -> None:
         time.sleep(0.001)
 
 
+def _ordinary_turn(turns: WriteTurns) -> tuple[threading.Thread, threading.Event]:
+    """A started thread that takes one ordinary turn, and the event it sets once it has it."""
+    got = threading.Event()
+
+    def take() -> None:
+        with turns.turn():
+            got.set()
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    return thread, got
+
+
 def test_an_urgent_writer_goes_before_an_ordinary_one_that_waited_longer() -> None:
     turns = WriteTurns(max_yield_s=30)
     order: list[str] = []
@@ -61,14 +74,7 @@ def test_a_stream_of_urgent_writers_cannot_starve_an_ordinary_one() -> None:
     for thread in hammers:
         thread.start()
     _wait_until(lambda: urgent_turns[0] > 20, "the urgent writers are going")
-    done = threading.Event()
-
-    def ordinary() -> None:
-        with turns.turn():
-            done.set()
-
-    waiter = threading.Thread(target=ordinary)
-    waiter.start()
+    waiter, done = _ordinary_turn(turns)
     got_turn = done.wait(10)
     stop.set()
     for thread in [*hammers, waiter]:
@@ -83,13 +89,6 @@ def test_a_turn_is_released_when_the_block_raises() -> None:
             raise RuntimeError("boom")
     except RuntimeError:
         pass
-    got = threading.Event()
-
-    def take() -> None:
-        with turns.turn():
-            got.set()
-
-    thread = threading.Thread(target=take)
-    thread.start()
+    thread, got = _ordinary_turn(turns)
     thread.join(10)
     assert got.is_set()

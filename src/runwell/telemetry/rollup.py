@@ -330,10 +330,10 @@ class Tally:
         """
         if row is None:
             return self.as_row()
-        total = Tally()
-        total._add_scalars(row)
-        total.merge(self)
-        return (*total.scalars(), append_hist(row[13], self.latency), append_hist(row[14], self.ttft))
+        stored = Tally()
+        stored._add_scalars(row)
+        summed = (a + b for a, b in zip(stored.scalars(), self.scalars(), strict=True))
+        return (*summed, append_hist(row[13], self.latency), append_hist(row[14], self.ttft))
 
     def scalars(self) -> tuple[int | float, ...]:
         """The 13 summed :data:`TALLY_COLUMNS` values (all but the histograms)."""
