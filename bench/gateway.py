@@ -83,6 +83,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def cpu_by_thread(pid: int) -> dict[str, float]:
+    """CPU seconds per thread of a process, by the name the kernel knows: the main thread (the
+    event loop) as ``event loop``, runwell's writers by their names (``runwell-audit``,
+    ``runwell-records``), every other thread summed as ``other``."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        name = "event loop" if task.name == str(pid) else comm if comm.startswith("runwell-") else "other"
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
 def ensure_litellm() -> Path | None:
     exe = LITELLM_VENV / "bin" / "litellm"
     if exe.exists():
@@ -108,10 +124,15 @@ async def measure(
     await run_load("127.0.0.1", port, req, concurrency=4, requests=200)  # warm-up
     out["c1"] = await run_load("127.0.0.1", port, req, concurrency=1, requests=n)
     cpu0 = cpu_seconds(pid) if pid else 0.0
+    threads0 = cpu_by_thread(pid) if pid else {}
     out["c32"] = await run_load("127.0.0.1", port, req, concurrency=32, requests=n * 4)
     if pid:
-        done = len(out["c32"].latencies_ms) + out["c32"].errors  # type: ignore[union-attr]
-        out["cpu_ms"] = (cpu_seconds(pid) - cpu0) * 1000 / max(done, 1)
+        done = max(1, len(out["c32"].latencies_ms) + out["c32"].errors)  # type: ignore[union-attr]
+        out["cpu_ms"] = (cpu_seconds(pid) - cpu0) * 1000 / done
+        threads1 = cpu_by_thread(pid)
+        out["cpu_ms_by_thread"] = {  # type: ignore[assignment]
+            name: (spent - threads0.get(name, 0.0)) * 1000 / done for name, spent in threads1.items()
+        }
     if stream:  # the floor proxy does not stream: it answers once the upstream has finished
         sreq = build_request("127.0.0.1", port, path, body_for(model, stream=True), headers)
         out["stream"] = await run_load("127.0.0.1", port, sreq, concurrency=1, requests=max(50, n // 4))
@@ -387,6 +408,7 @@ def report(
                 "added_c32_p99_ms": c32.pct(99) - b32.pct(99),
                 "rps_c32": c32.throughput,
                 "cpu_ms_per_req": r.get("cpu_ms"),
+                "cpu_ms_per_req_by_thread": r.get("cpu_ms_by_thread"),
                 "stream_ttft_p50_ms": st.pct(50, "ttft_ms"),
                 "added_ttft_p50_ms": st.pct(50, "ttft_ms") - bs.pct(50, "ttft_ms"),
                 "errors": c1.errors + c32.errors + st.errors,
@@ -422,6 +444,11 @@ def report(
         print(" | ".join(f"{r[c]:>18.3f}" if isinstance(r[c], float) else f"{r[c]!s:>18}" for c in cols))
     for k, v in ratios.items():
         print(f"{k}: {v:.3f} ms" if k.endswith("_ms") else f"{k}: {v:.1f}x")
+    for r in rows:
+        split = r["cpu_ms_per_req_by_thread"]
+        if isinstance(split, dict) and len(split) > 1:
+            parts = ", ".join(f"{name} {ms:.3f}" for name, ms in sorted(split.items(), key=lambda kv: -kv[1]))
+            print(f"CPU per request at c=32 by thread, {r['target']} (ms): {parts}")
     if pairs:
         print(f"paired rounds (floor and runwell back to back, {len(pairs['rounds'])} rounds):")  # type: ignore[arg-type]
         for i, r in enumerate(pairs["rounds"], 1):  # type: ignore[arg-type]

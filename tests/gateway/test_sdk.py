@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 
 import openai
 import pytest
@@ -182,3 +183,10 @@ def test_requests_list_rejects_bad_since(gateway: Gateway, bad: str) -> None:
     )
     assert out.returncode == 2
     assert "--since" in (out.stdout + out.stderr)
+
+
+def test_writer_threads_carry_their_names_for_the_kernel(gateway: Gateway) -> None:
+    # What `top -H -p PID` and perf show: an operator can tell which thread burns the CPU.
+    tasks = Path(f"/proc/{gateway.proc.pid}/task")
+    names = [(task / "comm").read_text().strip() for task in tasks.iterdir()]
+    assert "runwell-records" in names and "runwell-audit" in names, names

@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 
+from runwell._threads import name_os_thread
 from runwell.audit.decision import Decision
 from runwell.audit.entries import DecisionEntry
 from runwell.audit.open import AuditHandle
@@ -27,6 +28,9 @@ from runwell.errors import RunwellError
 __all__ = ["AuditTrail", "AuditUnavailable"]
 
 _log = logging.getLogger("runwell.audit")
+
+AUDIT_THREAD = "runwell-audit"
+"""The audit writer thread's name, for Python and for the kernel (``top -H``, ``perf``)."""
 
 _Item = tuple[Decision, "asyncio.Future[int]"]
 _Batch = list[_Item]
@@ -58,7 +62,7 @@ class AuditTrail:
         self._collected: _Batch = []  # submitted this turn of the loop, handed over at its end
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=self._run, name="runwell-audit", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=AUDIT_THREAD, daemon=True)
         self._last_error: str | None = None
         self._failing_since: float | None = None
 
@@ -132,6 +136,7 @@ class AuditTrail:
             ) from exc
 
     def _run(self) -> None:
+        name_os_thread(AUDIT_THREAD)
         pending = self._queue
         while True:
             try:

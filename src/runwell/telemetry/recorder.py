@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from runwell._threads import name_os_thread
 from runwell.store import RecordStore
 from runwell.telemetry.metrics import Metrics
 from runwell.telemetry.record import RequestRecord
@@ -39,6 +40,9 @@ from runwell.telemetry.record import RequestRecord
 __all__ = ["MetricsSink", "Recorder", "Sink", "StoreSink"]
 
 _log = logging.getLogger(__name__)
+
+RECORDER_THREAD = "runwell-records"
+"""The writer thread's name, for Python and (15 bytes at most) for the kernel: ``top -H`` shows it."""
 
 
 class Sink(Protocol):
@@ -175,7 +179,7 @@ class Recorder:
             metrics.record_dropped(0, sink="queue", reason="queue_full")
             metrics.watch_queue_depth(lambda: self.pending)
 
-        self._thread = threading.Thread(target=self._run, name="runwell-recorder", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=RECORDER_THREAD, daemon=True)
         self._thread.start()
 
     # -- the request path -------------------------------------------------------------------
@@ -295,6 +299,7 @@ class Recorder:
     # -- the writer thread ------------------------------------------------------------------
 
     def _run(self) -> None:
+        name_os_thread(RECORDER_THREAD)
         try:
             self._write_until_closed()
         except BaseException as exc:
