@@ -264,6 +264,11 @@ def test_rollups_stay_exact_when_the_audit_writer_cuts_batches_short(
     records = _random_records(make_record, 3 * _records.CHUNK + 3, seed=7)
     store.write_records(records)
     assert transactions[0] == 4  # three whole chunks and the rest, each in its own transaction
+    busy = _random_records(make_record, 3 * _records.CHUNK + 3, seed=8)
+    store.write_records(busy, yield_to_audit=False)  # a busy gateway's batch: one transaction
+    assert transactions[0] == 5
+    assert snapshot(store.db) == brute_force(store.db)
+    records += busy
     store.write_records(records[: _records.CHUNK + 1])  # a retried batch: counted once
     assert store.count_records() == len(records)
     assert snapshot(store.db) == brute_force(store.db)

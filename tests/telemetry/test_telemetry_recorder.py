@@ -14,7 +14,7 @@ from runwell.errors import StoreError
 from runwell.store import Store
 from runwell.telemetry.metrics import Metrics
 from runwell.telemetry.record import RequestRecord
-from runwell.telemetry.recorder import MetricsSink, Recorder, StoreSink
+from runwell.telemetry.recorder import BUSY_IN_FLIGHT, MetricsSink, Recorder, StoreSink, in_flight
 
 MakeRecord = Callable[..., RequestRecord]
 
@@ -104,6 +104,56 @@ def test_a_lone_record_is_written_within_the_batching_delay(make_record: MakeRec
         assert time.monotonic() - submitted < 1.0
     finally:
         recorder.close()
+
+
+def test_in_flight_is_littles_law_over_the_batch(make_record: MakeRecord) -> None:
+    # One client, each request sent when the last was answered: one in flight.
+    one_by_one = [make_record(started_at=100.0 + 0.1 * i, latency_ms=100.0) for i in range(10)]
+    assert in_flight(one_by_one) == pytest.approx(1.0)
+    # With gaps between requests, less than one: 1 s of work over 3.25 s.
+    gaps = [make_record(started_at=100.0 + i, latency_ms=250.0) for i in range(4)]
+    assert in_flight(gaps) == pytest.approx(1.0 / 3.25)
+    # 32 clients keeping one request each open (40 ms each, staggered starts): about 32, a little
+    # less because a batch's first and last requests overlap fewer others.
+    many = [
+        make_record(started_at=100.0 + 0.04 * k + 0.00125 * c, latency_ms=40.0)
+        for k in range(5)
+        for c in range(32)
+    ]
+    assert 25 <= in_flight(many) <= 32
+    # Records without a latency say nothing; nothing at all is idle.
+    assert in_flight([make_record(latency_ms=None)]) == 0.0
+    assert in_flight([]) == 0.0
+
+
+def test_a_busy_gateway_gets_long_batches_a_quiet_one_short(make_record: MakeRecord) -> None:
+    """From BUSY_IN_FLIGHT requests in flight the writer waits busy_delay_s for company, else
+    max_delay_s; the estimate comes from the batch just written, so it follows the load."""
+    spy = SpySink()
+    recorder = Recorder([spy], max_delay_s=0.01, busy_delay_s=0.8)
+    try:
+
+        def written_after(records: list[RequestRecord]) -> float:
+            before = len(spy.records)
+            submitted = time.monotonic()
+            for record in records:
+                recorder.submit(record)
+            assert _wait_for(lambda: len(spy.records) == before + len(records), timeout=5)
+            return time.monotonic() - submitted
+
+        quiet = [make_record(started_at=100.0, latency_ms=500.0)]
+        assert written_after(quiet) < 0.4  # nothing busy seen yet: the short wait
+        n = int(BUSY_IN_FLIGHT) * 2  # this many requests, all open at once
+        written_after([make_record(started_at=200.0, latency_ms=500.0) for _ in range(n)])
+        assert written_after(quiet) >= 0.6  # the last batch was busy: the long wait
+        assert written_after(quiet) < 0.4  # ...and that lone record was not: short again
+    finally:
+        recorder.close()
+
+
+def test_delays_must_be_ordered() -> None:
+    with pytest.raises(ValueError, match="max_delay_s <= busy_delay_s"):
+        Recorder([SpySink()], max_delay_s=0.1, busy_delay_s=0.05)
 
 
 async def test_close_under_load_writes_every_record_to_the_store(

@@ -4,6 +4,8 @@ A batch is one transaction, written :data:`CHUNK` records at a time; on SQLite, 
 writer (which holds answers back) waits for the one write lock, the transaction commits after the
 chunk in hand and the rest follows in the next, so an answer never waits behind a whole batch
 (a part stored and a retry of the batch are harmless: a request id already stored is skipped).
+A caller that favours throughput over that wait (the recorder when the gateway is busy, see
+``runwell.telemetry.recorder``) passes ``yield_to_audit=False``: one transaction, one commit.
 One bad record must never block the others: a record whose content
 cannot be serialised (JSON nested deeper than the encoder allows) or that the database refuses (a
 NUL character PostgreSQL's text type cannot hold) is written without its prompt and completion,
@@ -113,12 +115,13 @@ class RecordTable:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def write_records(self, records: Sequence[RequestRecord]) -> WriteReport:
+    def write_records(self, records: Sequence[RequestRecord], *, yield_to_audit: bool = True) -> WriteReport:
         """Insert ``records``; see the module docstring for what happens to a bad one.
 
         A request id already stored is skipped (a retried batch never fails on its own earlier,
         half-acknowledged success), unless the stored row is a recovered stub. Raises StoreError
-        only for an outage, so the caller retries the whole batch later.
+        only for an outage, so the caller retries the whole batch later. ``yield_to_audit``: commit
+        after the chunk in hand when the audit writer waits (see the module docstring).
         """
         report = WriteReport()
         if not records:
@@ -140,7 +143,7 @@ class RecordTable:
                         step = min(end + CHUNK, total)
                         _insert(tx, records[end:step], rows[end:step], deltas)
                         end = step
-                        if tx.urgent_waiting():
+                        if yield_to_audit and tx.urgent_waiting():
                             break  # commit what is written; the audit writer goes next
                     write_rollups(tx, deltas)
             except StoreDataError:

@@ -26,7 +26,9 @@ class RecordStore(Protocol):
     @property
     def url(self) -> str: ...
 
-    def write_records(self, records: Sequence[RequestRecord]) -> WriteReport: ...
+    def write_records(
+        self, records: Sequence[RequestRecord], *, yield_to_audit: bool = True
+    ) -> WriteReport: ...
     def list_records(
         self, *, feature: str | None = None, since: float | None = None, limit: int = 50
     ) -> list[RequestRecord]: ...
@@ -61,9 +63,9 @@ class Store:
 
     # Records and keys: see RecordTable and KeyTable for each method's contract.
 
-    def write_records(self, records: Sequence[RequestRecord]) -> WriteReport:
+    def write_records(self, records: Sequence[RequestRecord], *, yield_to_audit: bool = True) -> WriteReport:
         """See :meth:`RecordTable.write_records`."""
-        return self.records.write_records(records)
+        return self.records.write_records(records, yield_to_audit=yield_to_audit)
 
     def list_records(
         self, *, feature: str | None = None, since: float | None = None, limit: int = 50

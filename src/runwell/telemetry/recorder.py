@@ -5,13 +5,18 @@ when the writer is asleep or a batch is full, sets an event: O(1), no lock held 
 One daemon writer thread drains the queue in batches (up to ``max_batch`` records, the first
 waiting at most ``max_delay_s`` for company) and gives each batch to every sink in turn.
 
-The wait is short (10 ms) on purpose. The writer's work shares the GIL and the cores with the
-event loop, so a request that overlaps a batch waits for about as long as the batch takes: at
-~900 requests/s one batch per 50 ms held ~45 records and slowed the request it overlapped by
-~2.5 ms, every 50 ms (2-3 % of requests: the whole of the gateway's p99 at concurrency 1). With
-10 ms a batch holds ~9 records there and the added p99 fell from 3.3 to 2.3 ms (paired rounds,
-`docs/design/gateway.md`). The price is more commits: at concurrency 32 the writer spent ~13 us
-more CPU per request (~3 % of the gateway's), which the tail is worth.
+The wait depends on how busy the gateway is. The writer's work shares the GIL and the cores
+with the event loop, so a request that overlaps a batch waits for about as long as the batch
+takes: at ~900 requests/s one batch per 50 ms held ~45 records and slowed the request it overlapped
+by ~2.5 ms, every 50 ms (2-3 % of requests: the whole of the gateway's p99 at concurrency 1). So
+while few requests are in flight the wait is short (``max_delay_s``, 10 ms: ~9 records a batch
+there, added p99 3.3 -> 2.3 ms in paired rounds, `docs/design/gateway.md`), and the store lets the
+audit writer go first every few records. Short batches cost commits, though: at concurrency 32
+they were ~13 us of CPU per request, and cutting a batch for the audit writer (which always waits
+there) ~17 us more. So from :data:`BUSY_IN_FLIGHT` requests in flight, estimated from the last
+batch itself (:func:`in_flight`, Little's law), the writer waits ``busy_delay_s`` (50 ms) and
+writes a batch in one transaction: under load no single request's tail is the bottleneck, the
+CPU is.
 
 Sinks fail independently. A batch a sink could not take stays in that sink's backlog and is
 retried, in order, with exponential backoff, while the other sinks carry on. The backlog is
@@ -37,12 +42,40 @@ from runwell.store import RecordStore
 from runwell.telemetry.metrics import Metrics
 from runwell.telemetry.record import RequestRecord
 
-__all__ = ["MetricsSink", "Recorder", "Sink", "StoreSink"]
+__all__ = ["BUSY_IN_FLIGHT", "MetricsSink", "Recorder", "Sink", "StoreSink", "in_flight"]
 
 _log = logging.getLogger(__name__)
 
 RECORDER_THREAD = "runwell-records"
 """The writer thread's name, for Python and (15 bytes at most) for the kernel: ``top -H`` shows it."""
+
+BUSY_IN_FLIGHT = 8.0
+"""Requests in flight from which the writer favours throughput over single requests' tails (see
+the module docstring): batches wait ``busy_delay_s`` and are written in one transaction."""
+
+
+def in_flight(batch: Sequence[RequestRecord]) -> float:
+    """How many requests the gateway served at once, on average, while ``batch``'s were served.
+
+    Little's law over the batch itself: the requests' summed latency divided by the time from the
+    first one's start to the last one's end. One request at a time gives at most 1; 32 clients
+    that send again as soon as they are answered give about 32. Records without a latency (none
+    the gateway writes) are left out; a batch with none gives 0.
+    """
+    busy = 0.0
+    first = last = 0.0
+    for record in batch:
+        latency_ms = record.latency_ms
+        if latency_ms is None:
+            continue
+        start, seconds = record.started_at, latency_ms / 1000.0
+        if not busy:
+            first, last = start, start + seconds
+        else:
+            first, last = min(first, start), max(last, start + seconds)
+        busy += seconds
+    span = last - first
+    return busy / span if span > 0 else 0.0
 
 
 class Sink(Protocol):
@@ -74,8 +107,9 @@ class StoreSink:
         self._metrics = metrics
 
     def write(self, batch: list[RequestRecord]) -> None:
-        """One transaction per batch; request ids already stored are skipped."""
-        report = self.store.write_records(batch)
+        """One transaction per batch (cut for the audit writer unless the gateway is busy); request
+        ids already stored are skipped."""
+        report = self.store.write_records(batch, yield_to_audit=in_flight(batch) < BUSY_IN_FLIGHT)
         if report.stripped:
             _log.warning(
                 "stored %d request records without their content (see their note): %s",
@@ -136,6 +170,7 @@ class Recorder:
         *,
         max_batch: int = 512,
         max_delay_s: float = 0.01,
+        busy_delay_s: float = 0.05,
         max_queue: int = 100_000,
         max_backlog: int = 50_000,
         retry_initial_s: float = 0.5,
@@ -147,10 +182,16 @@ class Recorder:
                 "need max_batch >= 1 and max_queue, max_backlog >= max_batch; got "
                 f"max_batch={max_batch}, max_queue={max_queue}, max_backlog={max_backlog}"
             )
+        if not 0 <= max_delay_s <= busy_delay_s:
+            raise ValueError(
+                f"need 0 <= max_delay_s <= busy_delay_s; got max_delay_s={max_delay_s}, "
+                f"busy_delay_s={busy_delay_s}"
+            )
         names = _sink_names(sinks)
         self._states = [_SinkState(sink, name) for sink, name in zip(sinks, names, strict=True)]
         self._max_batch = max_batch
         self._max_delay_s = max_delay_s
+        self._busy_delay_s = busy_delay_s
         self._max_queue = max_queue
         self._max_backlog = max_backlog
         self._retry_initial_s = retry_initial_s
@@ -160,6 +201,7 @@ class Recorder:
         self._queue: deque[RequestRecord] = deque()
         self._wake = threading.Event()
         self._idle = False  # the writer is asleep with nothing queued: the next submit wakes it
+        self._busy = False  # the last batch came from a busy gateway (writer thread only)
         self._flushers = 0  # flush() callers waiting: skip the batching delay for them
         self._stopping = False
         self._deadline = float("inf")  # when close() stops retrying failed sinks
@@ -317,6 +359,8 @@ class Recorder:
                 batch = [self._queue.popleft() for _ in range(count)]
                 self._popped += count
                 last_seq = self._popped
+            if batch:
+                self._busy = in_flight(batch) >= BUSY_IN_FLIGHT
             for state in self._states:
                 if batch:
                     self._enqueue(state, last_seq, batch)
@@ -343,9 +387,9 @@ class Recorder:
             self._idle = False
             self._wake.clear()
         if self._queue and len(self._queue) < self._max_batch and not self._stopping and not self._flushers:
-            # The first record of a batch waits up to max_delay_s for company; a full batch,
-            # a flush or a close cuts the wait short.
-            self._wake.wait(self._max_delay_s)
+            # The first record of a batch waits for company (longer when the gateway is busy);
+            # a full batch, a flush or a close cuts the wait short.
+            self._wake.wait(self._busy_delay_s if self._busy else self._max_delay_s)
             self._wake.clear()
 
     def _until_next_retry(self) -> float | None:
