@@ -42,12 +42,12 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _cpu import TICK, cpu_by_thread
 from _loadgen import LoadResult, build_request, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 LITELLM_VENV = ROOT / "bench" / ".venv-litellm"
-TICK = os.sysconf("SC_CLK_TCK")
 BODY = json.dumps(
     {
         "model": "MODEL",
@@ -81,22 +81,6 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of a process and its threads, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def cpu_by_thread(pid: int) -> dict[str, float]:
-    """CPU seconds per thread of a process, by the name the kernel knows: the main thread (the
-    event loop) as ``event loop``, runwell's writers by their names (``runwell-audit``,
-    ``runwell-records``), every other thread summed as ``other``."""
-    out: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            comm = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:  # the thread ended meanwhile
-            continue
-        name = "event loop" if task.name == str(pid) else comm if comm.startswith("runwell-") else "other"
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
-    return out
 
 
 def ensure_litellm() -> Path | None:

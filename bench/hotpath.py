@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from collections.abc import MutableMapping
@@ -31,11 +32,12 @@ from typing import Any
 import orjson
 import uvloop
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _cpu import cpu_by_thread
 from runwell.gateway.app import GatewayApp
 from runwell.gateway.build import GatewaySettings, build_gateway
 
 RESULTS = Path(__file__).parent / "results" / "hotpath.json"
-TICK = os.sysconf("SC_CLK_TCK")
 SPEC = """spec_version: 1
 feature:
   name: bench
@@ -58,22 +60,6 @@ BODY = orjson.dumps(
         "user": "bench-user",
     }
 )
-
-
-def cpu_by_thread() -> dict[str, float]:
-    """CPU seconds of this process's threads: the event loop (main thread), runwell's writers by
-    their kernel names, every other thread as ``other``."""
-    pid = os.getpid()
-    out: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            comm = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:  # the thread ended meanwhile
-            continue
-        name = "event loop" if task.name == str(pid) else comm if comm.startswith("runwell-") else "other"
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
-    return out
 
 
 async def measure(work: Path, requests: int, reps: int, concurrencies: list[int]) -> dict[str, Any]:
@@ -133,11 +119,11 @@ async def measure(work: Path, requests: int, reps: int, concurrencies: list[int]
             done = per_client * concurrency
             best: dict[str, float] = {}
             for rep in range(reps + 1):
-                before, t0 = cpu_by_thread(), time.perf_counter()
+                before, t0 = cpu_by_thread(os.getpid()), time.perf_counter()
                 await asyncio.gather(*(client(per_client) for _ in range(concurrency)))
                 while gateway.recorder.pending:  # this repetition's records are written too
                     await asyncio.sleep(0.005)
-                after, wall = cpu_by_thread(), time.perf_counter() - t0
+                after, wall = cpu_by_thread(os.getpid()), time.perf_counter() - t0
                 if rep == 0:
                     continue  # warm-up: caches, first batches, the SQLite pages
                 spent = {k: (after.get(k, 0.0) - before.get(k, 0.0)) * 1e6 / done for k in after}
