@@ -121,6 +121,12 @@ def test_in_flight_is_littles_law_over_the_batch(make_record: MakeRecord) -> Non
         for c in range(32)
     ]
     assert 25 <= in_flight(many) <= 32
+    # An instant answer still marks when the span begins.
+    instant = [
+        make_record(started_at=100.0, latency_ms=0.0),
+        make_record(started_at=101.0, latency_ms=1000.0),
+    ]
+    assert in_flight(instant) == pytest.approx(0.5)
     # Records without a latency say nothing; nothing at all is idle.
     assert in_flight([make_record(latency_ms=None)]) == 0.0
     assert in_flight([]) == 0.0

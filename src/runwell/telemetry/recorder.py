@@ -3,7 +3,8 @@
 ``Recorder.submit`` runs on the event loop once per request, so it only appends to a deque and,
 when the writer is asleep or a batch is full, sets an event: O(1), no lock held by I/O, no I/O.
 One daemon writer thread drains the queue in batches (up to ``max_batch`` records, the first
-waiting at most ``max_delay_s`` for company) and gives each batch to every sink in turn.
+waiting at most ``max_delay_s``, or ``busy_delay_s`` under load, for company) and gives each batch
+to every sink in turn.
 
 The wait depends on how busy the gateway is. The writer's work shares the GIL and the cores
 with the event loop, so a request that overlaps a batch waits for about as long as the batch
@@ -63,16 +64,13 @@ def in_flight(batch: Sequence[RequestRecord]) -> float:
     the gateway writes) are left out; a batch with none gives 0.
     """
     busy = 0.0
-    first = last = 0.0
+    first, last = float("inf"), float("-inf")
     for record in batch:
         latency_ms = record.latency_ms
         if latency_ms is None:
             continue
         start, seconds = record.started_at, latency_ms / 1000.0
-        if not busy:
-            first, last = start, start + seconds
-        else:
-            first, last = min(first, start), max(last, start + seconds)
+        first, last = min(first, start), max(last, start + seconds)
         busy += seconds
     span = last - first
     return busy / span if span > 0 else 0.0
