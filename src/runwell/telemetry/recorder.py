@@ -43,7 +43,7 @@ from runwell.store import RecordStore
 from runwell.telemetry.metrics import Metrics
 from runwell.telemetry.record import RequestRecord
 
-__all__ = ["BUSY_IN_FLIGHT", "MetricsSink", "Recorder", "Sink", "StoreSink", "in_flight"]
+__all__ = ["BUSY_IN_FLIGHT", "MetricsSink", "Recorder", "Sink", "StoreSink", "busy", "in_flight"]
 
 _log = logging.getLogger(__name__)
 
@@ -74,6 +74,12 @@ def in_flight(batch: Sequence[RequestRecord]) -> float:
         busy += seconds
     span = last - first
     return busy / span if span > 0 else 0.0
+
+
+def busy(batch: Sequence[RequestRecord]) -> bool:
+    """Whether ``batch`` came from a gateway serving :data:`BUSY_IN_FLIGHT` or more requests at
+    once: the one rule both the writer's wait and the store's transactions follow."""
+    return in_flight(batch) >= BUSY_IN_FLIGHT
 
 
 class Sink(Protocol):
@@ -107,7 +113,7 @@ class StoreSink:
     def write(self, batch: list[RequestRecord]) -> None:
         """One transaction per batch (cut for the audit writer unless the gateway is busy); request
         ids already stored are skipped."""
-        report = self.store.write_records(batch, yield_to_audit=in_flight(batch) < BUSY_IN_FLIGHT)
+        report = self.store.write_records(batch, yield_to_audit=not busy(batch))
         if report.stripped:
             _log.warning(
                 "stored %d request records without their content (see their note): %s",
@@ -358,7 +364,7 @@ class Recorder:
                 self._popped += count
                 last_seq = self._popped
             if batch:
-                self._busy = in_flight(batch) >= BUSY_IN_FLIGHT
+                self._busy = busy(batch)
             for state in self._states:
                 if batch:
                     self._enqueue(state, last_seq, batch)
