@@ -201,7 +201,7 @@ async def test_a_redis_that_never_answers_costs_one_timeout_then_fails_at_once(s
     finally:
         await budgets.aclose()
     assert 0.09 <= first < 0.6
-    assert second < 0.02
+    assert second < 0.09  # less than one timeout: it did not wait on the silent server again
 
 
 async def test_per_request_limits_and_unlimited_features_need_no_store() -> None:

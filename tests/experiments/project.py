@@ -26,10 +26,15 @@ EVAL_CASES = [
 """The inputs of the eval set a feature gets with ``evals=True``."""
 
 # One sim provider per behaviour: the champion, and candidates worse in one way each (or not at all).
+# The champion and its twin draw a wide latency (p95 ~44 ms) so that the latency judge reads the
+# model's latency, not the gateway's: at a canary's 100 % step the baseline's side is the earlier
+# steps' traffic, and with a fixed 5 ms a machine a little slower in the later window pushed the
+# equal twin's requests past the baseline's p95. Now only a drift over ~15 ms would; `slow` (120 ms)
+# is still past it on every request.
 PROVIDERS = f"""\
 providers:
-  good: {{kind: sim, mode: text, text: "{GOOD}", latency_ms: {{dist: fixed, p50: 5}}}}
-  twin: {{kind: sim, mode: text, text: "{GOOD}", latency_ms: {{dist: fixed, p50: 5}}}}
+  good: {{kind: sim, mode: text, text: "{GOOD}", seed: 1, latency_ms: {{dist: lognormal, p50: 10, p99: 80}}}}
+  twin: {{kind: sim, mode: text, text: "{GOOD}", seed: 2, latency_ms: {{dist: lognormal, p50: 10, p99: 80}}}}
   flaky: {{kind: sim, mode: text, text: "{GOOD}", error_rate: 0.5, latency_ms: {{dist: fixed, p50: 5}}}}
   slow: {{kind: sim, mode: text, text: "{GOOD}", latency_ms: {{dist: fixed, p50: 120}}}}
   wrong: {{kind: sim, mode: text, text: "{WRONG}", latency_ms: {{dist: fixed, p50: 5}}}}

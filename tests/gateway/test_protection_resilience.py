@@ -295,15 +295,20 @@ def test_a_kill_reaches_every_replica_within_a_second(
             cwd=tmp_path,
         )
         killed_at = time.monotonic()
-        served = {}
-        for gw in (a, b):
-            while True:
-                header = ask(gw, "after").headers["x-runwell-served-by"]
-                if header == "degraded:static" or time.monotonic() - killed_at > 3:
-                    break
-                time.sleep(0.05)
-            served[gw.url] = (header, time.monotonic() - killed_at)
-        assert all(h == "degraded:static" for h, _ in served.values()), served
+        # Both replicas are asked in turns, each on a client made once, so that each one's time is
+        # its own (not the other's polling added) and no client set-up counts against it.
+        clients = {gw.url: sdk(gw) for gw in (a, b)}
+        served: dict[str, tuple[str, float]] = {}
+        while len(served) < 2 and time.monotonic() - killed_at <= 3:
+            for url, client in clients.items():
+                if url not in served:
+                    raw = client.chat.completions.with_raw_response.create(
+                        model="guarded", messages=[{"role": "user", "content": "after"}]
+                    )
+                    if raw.headers["x-runwell-served-by"] == "degraded:static":
+                        served[url] = ("degraded:static", time.monotonic() - killed_at)
+            time.sleep(0.02)
+        assert len(served) == 2, f"not every replica degraded within 3 s: {served}"
         assert all(t <= 1.0 for _, t in served.values()), served
         with psycopg.connect(pg_url) as conn:
             (kills,) = conn.execute("SELECT count(*) FROM levers WHERE kind = 'kill'").fetchone() or (0,)

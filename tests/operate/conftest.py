@@ -113,7 +113,7 @@ def add_requests(project: Project, make_record: Callable[..., RequestRecord]) ->
                 }
             else:
                 fields |= {"status": "ok", "http_status": 200, "outcome": "served", "completion": "fine"}
-            records.append(fields)
+            records.append(fields | extra)
         project.store.write_records([make_record(**r) for r in records])
         return [r["request_id"] for r in records]
 

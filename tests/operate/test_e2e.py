@@ -152,7 +152,9 @@ def test_an_outage_is_paged_escalated_mitigated_acknowledged_and_resolved(env: E
     assert event["payload"]["custom_details"]["paged"] == [on_call, OWNER]  # handoff window: owners too
     assert event["payload"]["custom_details"]["runbook"] == "runbooks/outage.md"
     ack_url = next(link["href"] for link in event["links"] if link["text"] == "Acknowledge")
-    [slack_first] = [r for r in env.received()["slack"] if r["status"] == 200]
+    [slack_first] = wait_for(  # sent beside the PagerDuty trigger, not after it
+        "the first Slack page", lambda: [r for r in env.received()["slack"] if r["status"] == 200]
+    )
     assert slack_first["problems"] == [] and f"paging {on_call}, {OWNER}" in slack_first["body"]["text"]
 
     # Nobody acknowledges: three seconds later the lead is paged over Slack.

@@ -70,7 +70,7 @@ async def test_an_outage_pages_escalates_and_resolves_with_one_dedup_key(
     assert f"paging {now_person}, {OWNER}" in slack_page.body["text"]
 
     # Nobody acknowledges: after the timeout the next level (the lead, over Slack) is paged.
-    assert engine.run(time.time()).pages_queued == 0
+    assert engine.run(t0 + ESCALATE_S / 2).pages_queued == 0  # not yet due, however slow the steps above
     time.sleep(ESCALATE_S)
     assert engine.run(time.time()).pages_queued == 1
     await send.tick()
@@ -206,8 +206,9 @@ def test_a_burn_rate_rule_fires_when_both_windows_of_a_pair_burn_too_fast(
     add_requests(20, failed=False, ago=2.0)
     add_requests(4, failed=True, ago=2.0)  # 17 % over the long window, nothing in the short one
     assert engine.run(time.time()).fired == []
-    add_requests(1, failed=True, ago=0.1)  # now the last third of a second is failing too
-    done = engine.run(time.time())
+    now = time.time()  # the record and the pass share one clock reading: the window is 1/3 s
+    add_requests(1, failed=True, started_at=now - 0.1)  # now the last third of a second is failing too
+    done = engine.run(now)
     assert done.fired == ["ops/slo"]
     row = project.store.db.query_one(
         "SELECT last_value, detail FROM alerts WHERE name = 'slo'", action="read"
