@@ -56,6 +56,16 @@ def runwell(
 
 
 @pytest.fixture(scope="session")
+def dead_port() -> Iterator[int]:
+    """A port nothing can listen on for the whole session: bound, never listening, so a connection
+    is refused at once. A port merely found free could later be handed to a gateway or a mock by
+    ``free_port``, and a "dead" provider would then answer."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
 def mock_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The mock OpenAI/Anthropic upstream as a subprocess; yields its root URL.
 
@@ -219,9 +229,9 @@ def stop_gateway(gw: Gateway) -> int:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, mock_upstream: str) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, mock_upstream: str, dead_port: int) -> Path:
     root = tmp_path_factory.mktemp("project")
-    write_project(root, mock_upstream, free_port())
+    write_project(root, mock_upstream, dead_port)
     return root
 
 

@@ -18,7 +18,7 @@ import openai
 import psycopg
 import pytest
 
-from tests.gateway.conftest import Gateway, free_port, runwell, start_gateway, stop_gateway
+from tests.gateway.conftest import Gateway, runwell, start_gateway, stop_gateway
 from tests.gateway.protection_project import DEGRADED, write_guarded, write_metered, write_queued
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -41,9 +41,9 @@ def get_json(url: str, key: str | None = None) -> Any:
 
 
 @pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory, mock_upstream: str) -> Iterator[Gateway]:
+def gw(tmp_path_factory: pytest.TempPathFactory, mock_upstream: str, dead_port: int) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("resilient")
-    write_guarded(root, mock_upstream, free_port())
+    write_guarded(root, mock_upstream, dead_port)
     gateway = start_gateway(root, specs=("runwell.yaml",))
     try:
         yield gateway
@@ -145,9 +145,9 @@ def test_when_every_candidate_fails_the_static_degradation_answers(gw: Gateway) 
 
 
 def test_queued_answers_survive_a_restart_and_are_fetched_by_ticket(
-    tmp_path: Path, mock_upstream: str
+    tmp_path: Path, mock_upstream: str, dead_port: int
 ) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
+    dead = f"http://127.0.0.1:{dead_port}"
     write_queued(tmp_path, dead)
     first = start_gateway(tmp_path, specs=("runwell.yaml",))
     try:
@@ -250,11 +250,13 @@ def test_two_gateways_on_one_redis_do_not_overspend_a_budget(tmp_path: Path, moc
         stop_gateway(b)
 
 
-def test_redis_down_applies_the_documented_policy_never_a_500(tmp_path: Path, mock_upstream: str) -> None:
+def test_redis_down_applies_the_documented_policy_never_a_500(
+    tmp_path: Path, mock_upstream: str, dead_port: int
+) -> None:
     open_name, closed_name = f"open{secrets.token_hex(3)}", f"closed{secrets.token_hex(3)}"
     write_metered(tmp_path, mock_upstream, name=open_name, daily_usd=5, fail="fail_open")
     write_metered(tmp_path, mock_upstream, name=closed_name, daily_usd=5, fail="fail_closed")
-    nothing = f"redis://127.0.0.1:{free_port()}/0"
+    nothing = f"redis://127.0.0.1:{dead_port}/0"
     specs = (f"{open_name}/runwell.yaml", f"{closed_name}/runwell.yaml")
     gw = start_gateway(tmp_path, specs=specs, db=str(tmp_path / "gw.db"), extra_args=("--redis", nothing))
     try:
@@ -275,9 +277,9 @@ def test_redis_down_applies_the_documented_policy_never_a_500(tmp_path: Path, mo
 
 
 def test_a_kill_reaches_every_replica_within_a_second(
-    tmp_path: Path, mock_upstream: str, pg_url: str
+    tmp_path: Path, mock_upstream: str, pg_url: str, dead_port: int
 ) -> None:
-    write_guarded(tmp_path, mock_upstream, free_port())
+    write_guarded(tmp_path, mock_upstream, dead_port)
     a = start_gateway(tmp_path, specs=("runwell.yaml",), db=pg_url, extra_args=("--redis", REDIS))
     b = start_gateway(tmp_path, specs=("runwell.yaml",), db=pg_url, extra_args=("--redis", REDIS))
     try:
